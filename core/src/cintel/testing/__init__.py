@@ -1,0 +1,1 @@
+"""Test helpers for connector and sink authors (a pytest plugin, ``cintel.testing.plugin``)."""
