@@ -27,7 +27,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -68,7 +68,7 @@ class ErrorBudget(_Strict):
         if isinstance(value, ErrorBudget):
             return value
         if isinstance(value, bool):
-            raise ValueError("expected a count like 100 or a percentage like '1%'")
+            raise ValueError("expected a count like 100 or a percentage like '1%'")  # noqa: TRY004
         if isinstance(value, int):
             return cls(count=value)
         if isinstance(value, float):
@@ -170,8 +170,11 @@ class PipelineConfig(_Strict):
         description="The sink; a DuckDB file `cintel.duckdb` beside the config when omitted.",
     )
     run: RunOptions = Field(default_factory=RunOptions, description="Run options.")
-    base_dir: Path = Field(default_factory=Path.cwd, exclude=True,
-                           description="Directory relative paths are resolved against.")
+    base_dir: Path = Field(
+        default_factory=Path.cwd,
+        exclude=True,
+        description="Directory relative paths are resolved against.",
+    )
 
     @field_validator("sources")
     @classmethod
@@ -207,14 +210,12 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> list[tupl
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         problems.append((path, msg))
     return problems
 
 
-def interpolate_env(
-    value: Any, env: Mapping[str, str] | None = None, path: str = ""
-) -> Any:
+def interpolate_env(value: Any, env: Mapping[str, str] | None = None, path: str = "") -> Any:
     """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of ``value``."""
     env = os.environ if env is None else env
     if isinstance(value, str):
@@ -234,8 +235,9 @@ def interpolate_env(
             raise ConfigError([(path, f"environment variable {missing[0]} is not set")])
         return result
     if isinstance(value, dict):
-        return {k: interpolate_env(v, env, f"{path}.{k}" if path else str(k))
-                for k, v in value.items()}
+        return {
+            k: interpolate_env(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [interpolate_env(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
@@ -258,8 +260,9 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Pipel
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"not valid YAML{where}: {problem}", file=str(path)) from None
     if not isinstance(data, dict):
-        raise ConfigError("the file must hold a mapping (name, sources, destination, run)",
-                          file=str(path))
+        raise ConfigError(
+            "the file must hold a mapping (name, sources, destination, run)", file=str(path)
+        )
     try:
         data = interpolate_env(data, env)
     except ConfigError as exc:

@@ -99,7 +99,9 @@ class PipelineLockedError(CintelError):
 class SourceError(CintelError):
     """A connector failed while checking or reading a stream."""
 
-    def __init__(self, message: str, *, source: str | None = None, stream: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, source: str | None = None, stream: str | None = None
+    ) -> None:
         self.source = source
         self.stream = stream
         where = ".".join(p for p in (source, stream) if p)

@@ -1,8 +1,942 @@
-"""Placeholder; the sync engine is being written."""
+"""The sync engine: sources to sink, incrementally, resumably.
+
+How a run goes:
+
+1. The sink's pipeline **lock** is taken (a second sync of the same pipeline
+   fails at once with :class:`~cintel.errors.PipelineLockedError`).
+2. The committed state of every stream is read from the sink.
+3. Streams run in a thread pool (``run.concurrency``); each turns the batches
+   its connector yields into :class:`~cintel.sink.WriteBatch` objects (primary
+   key and cursor promoted, payload JSON, bad records as dead letters, canonical
+   rows) and puts them on a bounded queue (``run.queue_size``), so memory is
+   bounded by batch size and concurrency, never by source size.
+4. One writer (the calling thread) commits each batch **with the stream's new
+   state** in one sink transaction, then calls ``cintel_batch_committed``.
+5. Per stream, an error budget (``run.max_bad_records``) turns too many dead
+   letters into a failed run.
+
+The state stored per stream is an envelope around the connector's own state::
+
+    {"v": 1, "mode": "incremental" | "replace" | "full_refresh",
+     "complete": false, "state": <the connector's state>}
+
+``complete`` is false while a read is under way. A ``replace`` (or full
+refresh) read that was interrupted resumes where it stopped instead of
+truncating again.
+"""
+
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import hashlib
+import queue
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
 
-BatchInfo = Any
-RunContext = Any
-RunResult = Any
+import orjson
+import pyarrow as pa
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from cintel.config import PipelineConfig, format_validation_error, load_config
+from cintel.errors import CintelError, ConfigError, ErrorBudgetExceeded, RunFailedError
+from cintel.logs import collect_secrets, redact, register_secrets
+from cintel.plugins import Plugins
+from cintel.sink import (
+    DeadLetter,
+    DeadLetterRow,
+    RunRecord,
+    Sink,
+    SinkContext,
+    WriteBatch,
+    raw_table_name,
+)
+from cintel.source import (
+    CheckResult,
+    Connector,
+    ConnectorContext,
+    RecordBatch,
+    Stream,
+    WriteDisposition,
+)
+from cintel.state import record_key
+
+__all__ = [
+    "BatchInfo",
+    "Pipeline",
+    "ProgressEvent",
+    "ReplayResult",
+    "RunContext",
+    "RunResult",
+    "StreamInfo",
+    "StreamResult",
+]
+
+log = structlog.get_logger("cintel.pipeline")
+
+STATE_VERSION = 1
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(slots=True)
+class StreamResult:
+    """What a run did to one stream."""
+
+    source: str
+    stream: str
+    table: str
+    disposition: WriteDisposition
+    status: Literal["pending", "running", "succeeded", "failed", "skipped"] = "pending"
+    records: int = 0
+    bad: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    state: Mapping[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        """``source.stream``."""
+        return f"{self.source}.{self.stream}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (state left out)."""
+        return {
+            "source": self.source,
+            "stream": self.stream,
+            "table": self.table,
+            "disposition": self.disposition,
+            "status": self.status,
+            "records": self.records,
+            "bad": self.bad,
+            "batches": self.batches,
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class RunResult:
+    """What a run did: status, per-stream results, error."""
+
+    run_id: str
+    pipeline: str
+    status: Literal["succeeded", "failed"]
+    started_at: datetime
+    finished_at: datetime
+    streams: dict[str, StreamResult] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run succeeded."""
+        return self.status == "succeeded"
+
+    @property
+    def records(self) -> int:
+        """Records loaded over all streams."""
+        return sum(s.records for s in self.streams.values())
+
+    @property
+    def bad(self) -> int:
+        """Records sent to the dead-letter table over all streams."""
+        return sum(s.bad for s in self.streams.values())
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the run."""
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def raise_for_status(self) -> RunResult:
+        """Raise :class:`RunFailedError` if the run failed; return self otherwise."""
+        if not self.ok:
+            raise RunFailedError(self.error or "run failed", result=self)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """A run as lifecycle hooks see it."""
+
+    run_id: str
+    pipeline: str
+    started_at: datetime
+    streams: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    """A committed batch as ``cintel_batch_committed`` sees it: counts, not records."""
+
+    source: str
+    stream: str
+    table: str
+    records: int
+    bad: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """Progress of a run for a display: ``kind`` is started, batch or finished."""
+
+    kind: Literal["started", "batch", "finished"]
+    stream: str
+    records: int = 0
+    bad: int = 0
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """A stream as ``cintel discover`` shows it."""
+
+    source: str
+    name: str
+    table: str
+    primary_key: tuple[str, ...]
+    cursor_field: str | None
+    disposition: WriteDisposition
+    json_schema: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    """Outcome of a dead-letter replay: how many landed and how many are still bad."""
+
+    landed: int = 0
+    still_bad: int = 0
+    per_stream: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+# --------------------------------------------------------------------------- tasks
+@dataclass(slots=True)
+class _Task:
+    source: str
+    connector: Connector
+    stream: Stream
+    disposition: WriteDisposition
+    result: StreamResult
+    mode: str
+    resume_state: Mapping[str, Any] | None
+    truncate: bool
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(slots=True)
+class _Done:
+    task: _Task
+    error: BaseException | None = None
+    final_state: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class _Item:
+    task: _Task
+    batch: WriteBatch
+    records: int
+    bad: int
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_run_id() -> str:
+    # time-ordered: sorts by start time, unique across processes
+    return f"{_now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
+
+
+def _to_array(values: list[Any]) -> pa.Array:
+    """An arrow array of promoted values; mixed or nested types fall back to text."""
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        arr = None
+    if arr is not None and not (pa.types.is_nested(arr.type) or pa.types.is_binary(arr.type)):
+        return arr
+    return pa.array(
+        [
+            None
+            if v is None
+            else v
+            if isinstance(v, str)
+            else orjson.dumps(v, default=str).decode()
+            if isinstance(v, dict | list)
+            else str(v)
+            for v in values
+        ],
+        pa.string(),
+    )
+
+
+def _dumps(record: Mapping[str, Any]) -> str:
+    return orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class Pipeline:
+    """A configured pipeline: its sources, its sink and how to run them.
+
+    >>> pipeline = Pipeline.from_yaml("cintel.yaml")      # doctest: +SKIP
+    >>> result = pipeline.run()                            # doctest: +SKIP
+    >>> result.records, result.status                      # doctest: +SKIP
+
+    Pipelines hold no global state: two of them run in one process side by side.
+    ``plugins`` defaults to a fresh :class:`~cintel.plugins.Plugins` (entry
+    points, loaded on first use).
+    """
+
+    def __init__(self, config: PipelineConfig, *, plugins: Plugins | None = None) -> None:
+        self.config = config
+        self.plugins = plugins if plugins is not None else Plugins()
+        self._connectors: dict[str, Connector] | None = None
+        self._sink_config: BaseModel | None = None
+
+    @classmethod
+    def from_yaml(
+        cls,
+        path: str | Path,
+        *,
+        plugins: Plugins | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Pipeline:
+        """Load ``cintel.yaml`` and validate it, connector and sink configs included."""
+        pipeline = cls(load_config(path, env=env), plugins=plugins)
+        try:
+            pipeline.validate()
+        except ConfigError as exc:
+            raise ConfigError(exc.problems, file=str(path)) from None
+        return pipeline
+
+    @property
+    def name(self) -> str:
+        """Pipeline name."""
+        return self.config.name
+
+    # ------------------------------------------------------------------ building
+    def validate(self) -> None:
+        """Validate connector and sink configs; raises :class:`ConfigError` naming every field."""
+        _ = self.connectors
+        _ = self._validated_sink_config()
+
+    @property
+    def connectors(self) -> dict[str, Connector]:
+        """Connector instances by source name (validated on first access)."""
+        if self._connectors is None:
+            problems: list[tuple[str, str]] = []
+            connectors: dict[str, Connector] = {}
+            for name, source in self.config.sources.items():
+                try:
+                    cls = self.plugins.connector(source.connector)
+                except CintelError as exc:
+                    problems.append((f"sources.{name}.connector", str(exc)))
+                    continue
+                context = ConnectorContext(source=name, base_dir=self.config.base_dir)
+                try:
+                    cfg = cls.Config.model_validate(
+                        source.config, context={"base_dir": self.config.base_dir, "source": name}
+                    )
+                except ValidationError as exc:
+                    problems.extend(format_validation_error(exc, f"sources.{name}.config"))
+                    continue
+                register_secrets(collect_secrets(cfg))
+                connectors[name] = cls(cfg, context=context)
+            if problems:
+                raise ConfigError(problems)
+            self._connectors = connectors
+        return self._connectors
+
+    def _validated_sink_config(self) -> BaseModel:
+        if self._sink_config is None:
+            dest = self.config.destination
+            try:
+                cls = self.plugins.sink(dest.sink)
+            except CintelError as exc:
+                raise ConfigError([("destination.sink", str(exc))]) from None
+            try:
+                self._sink_config = cls.Config.model_validate(
+                    dest.config, context={"base_dir": self.config.base_dir}
+                )
+            except ValidationError as exc:
+                raise ConfigError(format_validation_error(exc, "destination.config")) from None
+            register_secrets(collect_secrets(self._sink_config))
+        return self._sink_config
+
+    def sink(self) -> Sink:
+        """A new (unopened) sink instance for this pipeline."""
+        cfg = self._validated_sink_config()
+        cls = self.plugins.sink(self.config.destination.sink)
+        return cls(cfg, context=SinkContext(base_dir=self.config.base_dir))
+
+    def _streams_of(self, source: str) -> list[tuple[Stream, WriteDisposition]]:
+        src = self.config.sources[source]
+        connector = self.connectors[source]
+        available = {s.name: s for s in connector.streams()}
+        chosen: list[tuple[Stream, WriteDisposition | None]]
+        if src.streams is None:
+            chosen = [(s, None) for s in available.values()]
+        else:
+            chosen = []
+            problems = []
+            for i, sel in enumerate(src.streams):
+                if sel.name not in available:
+                    known = ", ".join(sorted(available)) or "none"
+                    problems.append(
+                        (
+                            f"sources.{source}.streams[{i}].name",
+                            f"unknown stream {sel.name!r} (available: {known})",
+                        )
+                    )
+                    continue
+                chosen.append((available[sel.name], sel.write_disposition))
+            if problems:
+                raise ConfigError(problems)
+        out: list[tuple[Stream, WriteDisposition]] = []
+        for stream, override in chosen:
+            disposition: WriteDisposition = (
+                override
+                or stream.write_disposition
+                or ("merge" if stream.primary_key else "append")
+            )
+            if disposition == "merge" and not stream.primary_key:
+                raise ConfigError(
+                    [
+                        (
+                            f"sources.{source}.streams",
+                            f"stream {stream.name!r}: write_disposition merge needs a primary_key",
+                        )
+                    ]
+                )
+            out.append((stream, disposition))
+        return out
+
+    def _select(self, only: Sequence[str] | None) -> list[tuple[str, Stream, WriteDisposition]]:
+        selected: list[tuple[str, Stream, WriteDisposition]] = []
+        wanted = set(only or ())
+        matched: set[str] = set()
+        for source in self.config.sources:
+            for stream, disposition in self._streams_of(source):
+                full = f"{source}.{stream.name}"
+                if wanted and not ({full, stream.name, source} & wanted):
+                    continue
+                matched.update({full, stream.name, source} & wanted)
+                selected.append((source, stream, disposition))
+        unknown = wanted - matched
+        if unknown:
+            raise ConfigError(
+                [("--stream", f"no stream named {sorted(unknown)[0]!r} in this pipeline")]
+            )
+        return selected
+
+    # ------------------------------------------------------------------ inspection
+    def check(self) -> dict[str, CheckResult]:
+        """Run every connector's ``check()``; errors become failed results."""
+        results = {}
+        for name, connector in self.connectors.items():
+            try:
+                results[name] = connector.check()
+            except Exception as exc:  # noqa: BLE001 - a check reports, it does not crash
+                results[name] = CheckResult(False, redact(f"{type(exc).__name__}: {exc}"))
+        return results
+
+    def discover(self) -> list[StreamInfo]:
+        """Every stream of every source with keys, disposition and JSON Schema."""
+        infos = []
+        for source in self.config.sources:
+            for stream, disposition in self._streams_of(source):
+                infos.append(
+                    StreamInfo(
+                        source=source,
+                        name=stream.name,
+                        table=raw_table_name(source, stream.name),
+                        primary_key=tuple(stream.primary_key),
+                        cursor_field=stream.cursor_field,
+                        disposition=disposition,
+                        json_schema=stream.json_schema(),
+                    )
+                )
+        return infos
+
+    def state(self) -> dict[str, Any]:
+        """Committed state per ``source.stream``."""
+        with self.sink() as sink:
+            states = sink.read_state(self.name)
+        return {f"{src}.{stream}": st for (src, stream), st in sorted(states.items())}
+
+    def reset_state(self, stream: str | None = None) -> int:
+        """Forget state (all, ``source`` or ``source.stream``); the next run reads from scratch."""
+        sink = self.sink()
+        source, _, name = (stream or "").partition(".")
+        with sink.lock(self.name), sink:
+            return sink.reset_state(self.name, source or None, name or None)
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """Latest runs, newest first."""
+        with self.sink() as sink:
+            return sink.list_runs(self.name, limit)
+
+    def dead_letters(
+        self, source: str | None = None, stream: str | None = None
+    ) -> Iterator[DeadLetterRow]:
+        """Dead-letter rows of this pipeline, oldest first."""
+        with self.sink() as sink:
+            for page in sink.dead_letters(self.name, source, stream):
+                yield from page
+
+    # ------------------------------------------------------------------ batches
+    def _prepare(
+        self,
+        source: str,
+        stream: Stream,
+        disposition: WriteDisposition,
+        run_id: str,
+        batch: RecordBatch,
+        *,
+        state: Mapping[str, Any] | None,
+        truncate: bool = False,
+        ids: Sequence[str] | None = None,
+    ) -> tuple[WriteBatch, int, int]:
+        """Turn a connector batch into a sink batch; returns it with (good, bad) counts."""
+        pk = tuple(stream.primary_key)
+        cursor = stream.cursor_field
+        dead = [DeadLetter(uuid.uuid4().hex, redact(b.reason), b.payload) for b in batch.bad]
+        payloads_in = batch.payloads
+        keys: list[str] = []
+        payloads: list[str] = []
+        good: list[dict[str, Any]] = []
+        good_ids: list[str] = []
+        position: dict[str, int] = {}
+        dedupe = disposition == "merge"
+        for i, record in enumerate(batch.records):
+            payload = payloads_in[i] if payloads_in is not None else None
+            if pk:
+                key = record_key(record, pk)
+                if key is None:
+                    missing = [f for f in pk if record.get(f) in (None, "")]
+                    dead.append(
+                        DeadLetter(
+                            ids[i] if ids is not None else uuid.uuid4().hex,
+                            f"missing primary key field {missing[0]!r}"
+                            if missing
+                            else "missing primary key",
+                            payload if payload is not None else _dumps(record),
+                        )
+                    )
+                    continue
+            else:
+                payload = payload if payload is not None else _dumps(record)
+                key = hashlib.md5(payload.encode(), usedforsecurity=False).hexdigest()
+            if payload is None:
+                payload = _dumps(record)
+            if dedupe and key in position:
+                j = position[key]  # a later version of the same key wins
+                good[j], payloads[j] = record, payload
+                if ids is not None:
+                    good_ids[j] = ids[i]
+                continue
+            position[key] = len(keys)
+            keys.append(key)
+            payloads.append(payload)
+            good.append(record)
+            if ids is not None:
+                good_ids.append(ids[i])
+        n = len(good)
+        now = _now()
+        columns: dict[str, pa.Array] = {}
+        for name in pk:
+            columns[name] = _to_array([r.get(name) for r in good])
+        if cursor and cursor not in columns:
+            columns[cursor] = _to_array([r.get(cursor) for r in good])
+        columns["_cintel_key"] = pa.array(keys, pa.string())
+        columns["_cintel_payload"] = pa.array(payloads, pa.string())
+        columns["_cintel_source"] = pa.array([source] * n, pa.string())
+        columns["_cintel_stream"] = pa.array([stream.name] * n, pa.string())
+        columns["_cintel_run_id"] = pa.array([run_id] * n, pa.string())
+        columns["_cintel_extracted_at"] = pa.array([now] * n, pa.timestamp("us", tz="UTC"))
+        canonical: dict[str, pa.Table] = {}
+        if good:
+            mapped = stream.to_canonical(good)
+            for entity, rows in mapped.items():
+                if not rows:
+                    continue
+                fixed = []
+                for row in rows:
+                    row = dict(row)
+                    index = row.pop("_cintel_record_index", None)
+                    row.setdefault(
+                        "_cintel_record_key", keys[index] if isinstance(index, int) else None
+                    )
+                    row["_cintel_source"] = source
+                    row["_cintel_stream"] = stream.name
+                    fixed.append(row)
+                canonical[entity] = pa.Table.from_pylist(fixed)
+        wb = WriteBatch(
+            pipeline=self.name,
+            source=source,
+            stream=stream.name,
+            run_id=run_id,
+            table=raw_table_name(source, stream.name),
+            disposition=disposition,
+            primary_key=pk,
+            cursor_field=cursor,
+            rows=pa.table(columns),
+            canonical=canonical,
+            dead_letters=[] if ids is not None else dead,
+            state=state,
+            truncate=truncate,
+            resolved_dead_letters=good_ids,
+            failed_replays=dead if ids is not None else [],
+        )
+        return wb, n, len(dead)
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        *,
+        streams: Sequence[str] | None = None,
+        full_refresh: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> RunResult:
+        """Sync the selected streams (all by default) and return what happened.
+
+        ``full_refresh`` ignores the saved state and replaces each stream's raw
+        table. A failed stream fails the run but does not stop the others; the
+        result says which failed and why (``raise_for_status()`` raises).
+        """
+        selected = self._select(streams)
+        sink = self.sink()
+        started = _now()
+        run_id = _new_run_id()
+        with sink.lock(self.name), sink:
+            saved = sink.read_state(self.name)
+            tasks = [
+                self._task(src, stream, disp, saved.get((src, stream.name)), full_refresh)
+                for src, stream, disp in selected
+            ]
+            context = RunContext(run_id, self.name, started, tuple(t.result.key for t in tasks))
+            record = RunRecord(run_id=run_id, pipeline=self.name, started_at=started)
+            sink.save_run(record)
+            self.plugins.run_started(context)
+            log.info("run started", pipeline=self.name, run_id=run_id, streams=len(tasks))
+            error = self._execute(sink, tasks, run_id, context, progress)
+            finished = _now()
+            failed = [t.result for t in tasks if t.result.status == "failed"]
+            if error is None and failed:
+                first = failed[0]
+                error = f"{first.key}: {first.error}"
+                if len(failed) > 1:
+                    error += f" (and {len(failed) - 1} more failed stream(s))"
+            status: Literal["succeeded", "failed"] = "failed" if error else "succeeded"
+            result = RunResult(
+                run_id,
+                self.name,
+                status,
+                started,
+                finished,
+                {t.result.key: t.result for t in tasks},
+                error,
+            )
+            record.status = status
+            record.finished_at = finished
+            record.streams = {k: v.as_dict() for k, v in result.streams.items()}
+            record.error = error
+            try:
+                sink.save_run(record)
+            finally:
+                self.plugins.run_finished(context, result)
+        log.info(
+            "run finished",
+            pipeline=self.name,
+            run_id=run_id,
+            status=status,
+            records=result.records,
+            bad=result.bad,
+            seconds=round(result.seconds, 3),
+        )
+        return result
+
+    async def arun(
+        self,
+        *,
+        streams: Sequence[str] | None = None,
+        full_refresh: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> RunResult:
+        """:meth:`run` in a worker thread, for asyncio services."""
+        return await asyncio.to_thread(
+            self.run, streams=streams, full_refresh=full_refresh, progress=progress
+        )
+
+    def _task(
+        self,
+        source: str,
+        stream: Stream,
+        disposition: WriteDisposition,
+        saved: Mapping[str, Any] | None,
+        full_refresh: bool,
+    ) -> _Task:
+        envelope = saved if saved and saved.get("v") == STATE_VERSION else None
+        inner = envelope.get("state") if envelope else None
+        unfinished = envelope is not None and not envelope.get("complete", True)
+        if unfinished and envelope and envelope.get("mode") in ("replace", "full_refresh"):
+            # an interrupted replace / full refresh goes on where it stopped
+            mode, resume, truncate = str(envelope["mode"]), inner, False
+        elif full_refresh:
+            mode, resume, truncate = "full_refresh", None, True
+        elif disposition == "replace":
+            mode, resume, truncate = "replace", None, True
+        else:
+            mode, resume, truncate = "incremental", inner, False
+        result = StreamResult(source, stream.name, raw_table_name(source, stream.name), disposition)
+        return _Task(
+            source, self.connectors[source], stream, disposition, result, mode, resume, truncate
+        )
+
+    def _envelope(
+        self, task: _Task, state: Mapping[str, Any] | None, complete: bool
+    ) -> dict[str, Any]:
+        return {
+            "v": STATE_VERSION,
+            "mode": task.mode,
+            "complete": complete,
+            "state": dict(state) if state is not None else None,
+        }
+
+    def _read(
+        self, task: _Task, run_id: str, out: queue.Queue[_Item | _Done], stop: threading.Event
+    ) -> None:
+        """Reader thread body: connector batches to sink batches on the queue."""
+        stream = task.stream
+        if hasattr(stream, "batch_size"):
+            stream.batch_size = self.config.run.batch_size
+        state = task.resume_state
+        truncate = task.truncate
+        bound = structlog.contextvars.bound_contextvars(source=task.source, stream=stream.name)
+
+        def put(item: _Item | _Done) -> bool:
+            # a stream stopped by the writer (error budget) still reports that it is done
+            while not (stop.is_set() or (task.stop.is_set() and isinstance(item, _Item))):
+                try:
+                    out.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        try:
+            with bound:
+                for batch in stream.read(state):
+                    if stop.is_set() or task.stop.is_set():
+                        break
+                    if batch.state is not None:
+                        state = batch.state
+                    if not batch.records and not batch.bad and batch.state is None:
+                        continue
+                    wb, good, bad = self._prepare(
+                        task.source,
+                        stream,
+                        task.disposition,
+                        run_id,
+                        batch,
+                        state=self._envelope(task, state, complete=False),
+                        truncate=truncate,
+                    )
+                    truncate = False
+                    if not put(_Item(task, wb, good, bad)):
+                        break
+                if stop.is_set() or task.stop.is_set():
+                    put(_Done(task))
+                    return
+                # end of stream: mark the state complete (and truncate if nothing came)
+                final, _, _ = self._prepare(
+                    task.source,
+                    stream,
+                    task.disposition,
+                    run_id,
+                    RecordBatch(),
+                    state=self._envelope(task, state, complete=True),
+                    truncate=truncate,
+                )
+                if put(_Item(task, final, 0, 0)):
+                    put(_Done(task, final_state=state))
+        except BaseException as exc:  # noqa: BLE001 - reported through the queue
+            put(_Done(task, error=exc))
+
+    def _execute(
+        self,
+        sink: Sink,
+        tasks: list[_Task],
+        run_id: str,
+        context: RunContext,
+        progress: ProgressCallback | None,
+    ) -> str | None:
+        """Run readers in a pool and commit their batches here; returns a run-level error."""
+        options = self.config.run
+        budget = options.max_bad_records
+        out: queue.Queue[_Item | _Done] = queue.Queue(maxsize=options.queue_size)
+        stop = threading.Event()
+        started: dict[str, float] = {}
+        run_error: str | None = None
+        pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="cintel-read")
+        try:
+            for task in tasks:
+                task.result.status = "running"
+                started[task.result.key] = time.perf_counter()
+                if progress:
+                    progress(ProgressEvent("started", task.result.key))
+                pool.submit(self._read, task, run_id, out, stop)
+            remaining = len(tasks)
+            while remaining:
+                item = out.get()
+                if isinstance(item, _Done):
+                    remaining -= 1
+                    res = item.task.result
+                    res.seconds = time.perf_counter() - started[res.key]
+                    if item.error is not None and res.status != "failed":
+                        res.status = "failed"
+                        res.error = redact(
+                            f"{type(item.error).__name__}: {item.error}"
+                            if not isinstance(item.error, CintelError)
+                            else str(item.error)
+                        )
+                        log.error("stream failed", stream=res.key, error=res.error)
+                    elif res.status == "running":
+                        if budget.exceeded(res.bad, res.records + res.bad):
+                            res.status = "failed"
+                            res.error = str(ErrorBudgetExceeded(self._budget_text(res)))
+                        else:
+                            res.status = "succeeded"
+                    if item.final_state is not None:
+                        res.state = item.final_state
+                    if progress:
+                        progress(
+                            ProgressEvent("finished", res.key, res.records, res.bad, res.status)
+                        )
+                    continue
+                res = item.task.result
+                if res.status == "failed" or stop.is_set():
+                    continue  # a stream already failed: drop what it still sends
+                t0 = time.perf_counter()
+                sink.write(item.batch)
+                res.records += item.records
+                res.bad += item.bad
+                if item.records or item.bad:
+                    res.batches += 1
+                if progress and (item.records or item.bad):
+                    progress(ProgressEvent("batch", res.key, res.records, res.bad))
+                if item.records or item.bad:
+                    self.plugins.batch_committed(
+                        context,
+                        BatchInfo(
+                            item.task.source,
+                            item.task.stream.name,
+                            item.batch.table,
+                            item.records,
+                            item.bad,
+                            time.perf_counter() - t0,
+                        ),
+                    )
+                if budget.count is not None and res.bad > budget.count:
+                    res.status = "failed"
+                    res.error = str(ErrorBudgetExceeded(self._budget_text(res)))
+                    item.task.stop.set()
+        except BaseException as exc:
+            stop.set()
+            run_error = redact(
+                str(exc) if isinstance(exc, CintelError) else f"{type(exc).__name__}: {exc}"
+            )
+            for task in tasks:
+                if task.result.status == "running":
+                    task.result.status = "failed"
+                    task.result.error = "run aborted"
+            if not isinstance(exc, Exception):
+                raise
+            log.error("run aborted", error=run_error)
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+        return run_error
+
+    def _budget_text(self, res: StreamResult) -> str:
+        total = res.records + res.bad
+        share = f" ({res.bad / total:.1%})" if total else ""
+        return (
+            f"{res.key}: {res.bad} of {total} records{share} went to the dead-letter table, "
+            f"more than the error budget max_bad_records={self.config.run.max_bad_records}; "
+            "see `cintel deadletter list`"
+        )
+
+    # ------------------------------------------------------------------ dead letters
+    def replay_dead_letters(
+        self, *, source: str | None = None, stream: str | None = None
+    ) -> ReplayResult:
+        """Re-process dead-letter records (after a fix); a record leaves the table once it lands."""
+        result = ReplayResult()
+        sink = self.sink()
+        run_id = _new_run_id()
+        streams = {(src, s.name): (s, d) for src, s, d in self._select(None)}
+        with sink.lock(self.name), sink:
+            groups: dict[tuple[str, str], list[DeadLetterRow]] = defaultdict(list)
+            for page in sink.dead_letters(self.name, source, stream):
+                for row in page:
+                    groups[(row.source, row.stream)].append(row)
+            for (src, name), rows in groups.items():
+                if (src, name) not in streams:
+                    log.warning(
+                        "dead letters of a stream no longer configured are kept",
+                        source=src,
+                        stream=name,
+                        count=len(rows),
+                    )
+                    continue
+                stream_obj, disposition = streams[(src, name)]
+                landed = still = 0
+                size = self.config.run.batch_size
+                for start in range(0, len(rows), size):
+                    chunk = rows[start : start + size]
+                    parsed = stream_obj.parse_payloads([r.payload for r in chunk])
+                    by_text: dict[str, list[str]] = defaultdict(list)
+                    for r in chunk:
+                        by_text[r.payload].append(r.id)
+                    kept_payloads = (
+                        parsed.payloads
+                        if parsed.payloads is not None
+                        else [_dumps(rec) for rec in parsed.records]
+                    )
+                    ids = [
+                        by_text[p].pop(0) if by_text.get(p) else uuid.uuid4().hex
+                        for p in kept_payloads
+                    ]
+                    failed_parse = [
+                        DeadLetter(by_text[b.payload].pop(0), redact(b.reason), b.payload)
+                        for b in parsed.bad
+                        if by_text.get(b.payload)
+                    ]
+                    wb, good, bad = self._prepare(
+                        src,
+                        stream_obj,
+                        disposition,
+                        run_id,
+                        RecordBatch(parsed.records, payloads=kept_payloads),
+                        state=None,
+                        ids=ids,
+                    )
+                    wb.failed_replays = [*wb.failed_replays, *failed_parse]
+                    sink.write(wb)
+                    landed += good
+                    still += bad + len(failed_parse)
+                result.landed += landed
+                result.still_bad += still
+                result.per_stream[f"{src}.{name}"] = (landed, still)
+        return result

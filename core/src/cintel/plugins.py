@@ -93,7 +93,9 @@ class Plugins:
         self._builtins = list(builtins)
         self._entry_points = entry_points
         self._disabled = set(disabled) if disabled is not None else _split(settings.disable_plugins)
-        self._allowed = set(allowed) if allowed is not None else _split(settings.load_plugins) or None
+        self._allowed = (
+            set(allowed) if allowed is not None else _split(settings.load_plugins) or None
+        )
         self._pm: pluggy.PluginManager | None = None
         self._infos: list[PluginInfo] = []
         self._registry: dict[tuple[str, str], Registration] = {}
@@ -114,8 +116,9 @@ class Plugins:
         for obj in self._builtins:
             name = getattr(obj, "__name__", None) or type(obj).__name__
             pm.register(obj, name=name)
-            self._infos.append(PluginInfo(name=name, module=name, distribution="cintel",
-                                          status="loaded"))
+            self._infos.append(
+                PluginInfo(name=name, module=name, distribution="cintel", status="loaded")
+            )
         if self._entry_points:
             self._load_entry_points(pm)
         try:
@@ -146,16 +149,21 @@ class Plugins:
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop cintel
                 info.status = "broken"
                 info.error = f"{type(exc).__name__}: {exc}"
-                log.warning("plugin failed to load, skipping it", plugin=ep.name,
-                            distribution=dist, error=info.error)
+                log.warning(
+                    "plugin failed to load, skipping it",
+                    plugin=ep.name,
+                    distribution=dist,
+                    error=info.error,
+                )
                 continue
             try:
                 pm.register(module, name=ep.name)
             except ValueError as exc:
                 info.status = "broken"
                 info.error = str(exc)
-                log.warning("plugin could not be registered, skipping it", plugin=ep.name,
-                            error=info.error)
+                log.warning(
+                    "plugin could not be registered, skipping it", plugin=ep.name, error=info.error
+                )
 
     def _collect(self, pm: pluggy.PluginManager) -> None:
         kinds: list[tuple[str, str]] = [
@@ -184,13 +192,15 @@ class Plugins:
             obj = args[0]
             name = getattr(obj, "name", None)
             if not isinstance(name, str) or not name:
-                raise PluginError(f"plugin {plugin!r} registered a {kind} without a name: {obj!r}",
-                                  plugin=plugin)
+                raise PluginError(
+                    f"plugin {plugin!r} registered a {kind} without a name: {obj!r}", plugin=plugin
+                )
         elif len(args) == 2:
             name, obj = args
         else:
-            raise PluginError(f"plugin {plugin!r}: register() takes a class or (name, object)",
-                              plugin=plugin)
+            raise PluginError(
+                f"plugin {plugin!r}: register() takes a class or (name, object)", plugin=plugin
+            )
         key = (kind, name)
         if key in self._registry:
             other = self._registry[key].plugin
@@ -249,7 +259,9 @@ class Plugins:
         registered = pm.register(plugin, name=name)
         if registered is None:
             return
-        self._infos.append(PluginInfo(name=registered, module=getattr(plugin, "__name__", registered)))
+        self._infos.append(
+            PluginInfo(name=registered, module=getattr(plugin, "__name__", registered))
+        )
         self._registry.clear()
         self._collect(pm)
 

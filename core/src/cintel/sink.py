@@ -189,7 +189,9 @@ class Sink(ABC):
         """Committed state of every stream of ``pipeline``: ``(source, stream) -> state``."""
 
     @abstractmethod
-    def reset_state(self, pipeline: str, source: str | None = None, stream: str | None = None) -> int:
+    def reset_state(
+        self, pipeline: str, source: str | None = None, stream: str | None = None
+    ) -> int:
         """Forget state (all, one source, or one stream); returns how many were removed."""
 
     # runs ----------------------------------------------------------------------

@@ -87,8 +87,8 @@ class CursorTracker:
         self.boundary: set[str] = set(state.get("boundary") or ())
         pending = state.get("pending") or {}
         self.pending: Any = pending.get("watermark", self.watermark)
-        self.pending_boundary: set[str] = set(pending.get("boundary") or ()) if pending else set(
-            self.boundary
+        self.pending_boundary: set[str] = (
+            set(pending.get("boundary") or ()) if pending else set(self.boundary)
         )
         self._overflow = bool(pending.get("overflow", False))
 
