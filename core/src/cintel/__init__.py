@@ -6,6 +6,8 @@ Connectors and sinks are plugins found through entry points in group
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from cintel.errors import (
     CintelError,
     ConfigError,
@@ -32,6 +34,9 @@ from cintel.source import (
 )
 from cintel.state import CursorTracker
 
+if TYPE_CHECKING:
+    from cintel.pipeline import Pipeline, RunResult
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -47,12 +52,14 @@ __all__ = [
     "DeadLetterRow",
     "DuplicatePluginError",
     "ErrorBudgetExceeded",
+    "Pipeline",
     "PipelineLockedError",
     "PluginError",
     "Plugins",
     "RecordBatch",
     "RunFailedError",
     "RunRecord",
+    "RunResult",
     "Sink",
     "SinkContext",
     "SinkError",
@@ -63,3 +70,12 @@ __all__ = [
     "__version__",
     "hookimpl",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the engine (and its imports) load on first use, not with `import cintel`
+    if name in {"Pipeline", "RunResult"}:
+        from cintel import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'cintel' has no attribute {name!r}")
