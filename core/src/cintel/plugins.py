@@ -203,10 +203,10 @@ class Plugins:
             )
         key = (kind, name)
         if key in self._registry:
-            other = self._registry[key].plugin
+            first, second = sorted((self._registry[key].plugin, plugin))
             raise DuplicatePluginError(
-                f"{kind} {name!r} is registered by two plugins, {other!r} and {plugin!r}; "
-                f"uninstall one or block it with CINTEL_DISABLE_PLUGINS={plugin}",
+                f"{kind} {name!r} is registered by two plugins, {first!r} and {second!r}; "
+                f"uninstall one or block it with CINTEL_DISABLE_PLUGINS={second}",
                 plugin=plugin,
             )
         self._registry[key] = Registration(kind, name, obj, plugin)
