@@ -84,10 +84,21 @@ def _register(register: Callable[[type[Connector]], None]) -> None:
     register(MemConnector)
 
 
+def memory_plugin() -> Any:
+    """The in-memory test connector as a built-in plugin module."""
+    return module_plugin("cintel_tests_memory", cintel_connectors=_register)
+
+
 @pytest.fixture
 def plugins() -> Plugins:
     """Entry-point plugins (duckdb, files) plus the in-memory test connector."""
-    return Plugins(builtins=[module_plugin("cintel_tests_memory", cintel_connectors=_register)])
+    return Plugins(builtins=[memory_plugin()])
+
+
+@pytest.fixture
+def plugins_with() -> Callable[..., Plugins]:
+    """Entry-point plugins, the in-memory connector and the given extra built-ins."""
+    return lambda *extra: Plugins(builtins=[memory_plugin(), *extra])
 
 
 @pytest.fixture
