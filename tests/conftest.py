@@ -146,7 +146,7 @@ def run_cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cintel`` in a real subprocess with this interpreter."""
-    full_env = {**os.environ, "CINTEL_LOG_FORMAT": "json", **(env or {})}
+    full_env = {**os.environ, "CINTEL_LOG_FORMAT": "json", "COLUMNS": "240", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "cintel", *args],
         cwd=cwd,

@@ -619,6 +619,7 @@ class Pipeline:
         started = _now()
         run_id = _new_run_id()
         with sink.lock(self.name), sink:
+            self._close_interrupted_runs(sink)
             saved = sink.read_state(self.name)
             tasks = [
                 self._task(src, stream, disp, saved.get((src, stream.name)), full_refresh)
@@ -665,6 +666,15 @@ class Pipeline:
             seconds=round(result.seconds, 3),
         )
         return result
+
+    def _close_interrupted_runs(self, sink: Sink) -> None:
+        """Runs still ``running`` while we hold the lock were killed: say so in the runs table."""
+        for run in sink.list_runs(self.name, limit=50):
+            if run.status == "running":
+                run.status = "interrupted"
+                run.error = "the process ended before the run finished (killed or crashed)"
+                sink.save_run(run)
+                log.warning("previous run was interrupted", run_id=run.run_id)
 
     async def arun(
         self,
