@@ -123,9 +123,8 @@ def test_unknown_stream_selection(tmp_path: Path, plugins: Plugins) -> None:
             "sources": {"crm": {"connector": "memory", "streams": ["items", "nope"]}},
         },
     )
-    pipeline = Pipeline.from_yaml(path, plugins=plugins)
     with pytest.raises(ConfigError) as exc:
-        pipeline.discover()
+        Pipeline.from_yaml(path, plugins=plugins)
     assert _problems(exc) == {
         "sources.crm.streams[1].name": "unknown stream 'nope' (available: items)"
     }
@@ -145,7 +144,7 @@ def test_merge_without_primary_key_is_a_config_error(tmp_path: Path, plugins: Pl
         },
     )
     with pytest.raises(ConfigError, match="merge needs a primary_key"):
-        Pipeline.from_yaml(path, plugins=plugins).discover()
+        Pipeline.from_yaml(path, plugins=plugins)
 
 
 def test_sink_config_errors_are_prefixed(tmp_path: Path, plugins: Plugins) -> None:

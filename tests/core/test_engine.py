@@ -91,9 +91,8 @@ def test_full_refresh_ignores_state_and_rebuilds(make_pipeline: MakePipeline) ->
 
 
 def test_merge_without_primary_key_is_a_config_error(make_pipeline: MakePipeline) -> None:
-    p = make_pipeline(mem(primary_key=[], disposition="merge"))
     with pytest.raises(ConfigError, match="merge needs a primary_key"):
-        p.run()
+        make_pipeline(mem(primary_key=[], disposition="merge"))
 
 
 def test_raw_table_promotes_keys_and_metadata(make_pipeline: MakePipeline) -> None:

@@ -71,6 +71,10 @@ def _redact_processor(
     return event_dict
 
 
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
@@ -92,6 +96,27 @@ def configure_logging(fmt: str = "console", level: str = "warning") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, 30)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # looked up at each call: follows sys.stderr when it is swapped (pytest, notebooks)
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
+
+
+def ensure_logging() -> None:
+    """Configure logging from ``CINTEL_LOG_*`` unless the application already configured structlog.
+
+    An embedding service that configures structlog keeps its setup (and should
+    add :func:`redaction_processor`); otherwise cintel logs warnings and errors
+    to stderr, secrets redacted, instead of structlog's default of printing
+    everything to stdout unredacted.
+    """
+    if structlog.is_configured():
+        return
+    from cintel.settings import CintelSettings
+
+    settings = CintelSettings()
+    configure_logging(settings.log_format, settings.log_level)
+
+
+#: The redaction step, for applications that configure structlog themselves.
+redaction_processor = _redact_processor

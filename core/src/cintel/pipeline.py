@@ -48,7 +48,7 @@ from pydantic import BaseModel, ValidationError
 
 from cintel.config import PipelineConfig, format_validation_error, load_config
 from cintel.errors import CintelError, ConfigError, ErrorBudgetExceeded, RunFailedError
-from cintel.logs import collect_secrets, redact, register_secrets
+from cintel.logs import collect_secrets, ensure_logging, redact, register_secrets
 from cintel.plugins import Plugins
 from cintel.sink import (
     DeadLetter,
@@ -298,6 +298,7 @@ class Pipeline:
     """
 
     def __init__(self, config: PipelineConfig, *, plugins: Plugins | None = None) -> None:
+        ensure_logging()
         self.config = config
         self.plugins = plugins if plugins is not None else Plugins()
         self._connectors: dict[str, Connector] | None = None
@@ -329,6 +330,8 @@ class Pipeline:
         """Validate connector and sink configs; raises :class:`ConfigError` naming every field."""
         _ = self.connectors
         _ = self._validated_sink_config()
+        for source in self.config.sources:
+            self._streams_of(source)  # unknown streams, merge without a primary key
 
     @property
     def connectors(self) -> dict[str, Connector]:
@@ -517,6 +520,7 @@ class Pipeline:
         good: list[dict[str, Any]] = []
         good_ids: list[str] = []
         position: dict[str, int] = {}
+        superseded: list[str] = []
         dedupe = disposition == "merge"
         for i, record in enumerate(batch.records):
             payload = payloads_in[i] if payloads_in is not None else None
@@ -543,6 +547,7 @@ class Pipeline:
                 j = position[key]  # a later version of the same key wins
                 good[j], payloads[j] = record, payload
                 if ids is not None:
+                    superseded.append(good_ids[j])  # landed too, as its later version
                     good_ids[j] = ids[i]
                 continue
             position[key] = len(keys)
@@ -595,7 +600,7 @@ class Pipeline:
             dead_letters=[] if ids is not None else dead,
             state=state,
             truncate=truncate,
-            resolved_dead_letters=good_ids,
+            resolved_dead_letters=[*good_ids, *superseded],
             failed_replays=dead if ids is not None else [],
         )
         return wb, n, len(dead)
@@ -720,7 +725,8 @@ class Pipeline:
             "v": STATE_VERSION,
             "mode": task.mode,
             "complete": complete,
-            "state": dict(state) if state is not None else None,
+            # a deep copy taken now: the connector may mutate its state after yielding
+            "state": orjson.loads(orjson.dumps(state, default=str)) if state is not None else None,
         }
 
     def _read(
@@ -728,8 +734,7 @@ class Pipeline:
     ) -> None:
         """Reader thread body: connector batches to sink batches on the queue."""
         stream = task.stream
-        if hasattr(stream, "batch_size"):
-            stream.batch_size = self.config.run.batch_size
+        stream.batch_size = self.config.run.batch_size
         state = task.resume_state
         truncate = task.truncate
         bound = structlog.contextvars.bound_contextvars(source=task.source, stream=stream.name)
@@ -915,30 +920,26 @@ class Pipeline:
                 size = self.config.run.batch_size
                 for start in range(0, len(rows), size):
                     chunk = rows[start : start + size]
-                    parsed = stream_obj.parse_payloads([r.payload for r in chunk])
-                    by_text: dict[str, list[str]] = defaultdict(list)
-                    for r in chunk:
-                        by_text[r.payload].append(r.id)
-                    kept_payloads = (
-                        parsed.payloads
-                        if parsed.payloads is not None
-                        else [_dumps(rec) for rec in parsed.records]
-                    )
-                    ids = [
-                        by_text[p].pop(0) if by_text.get(p) else uuid.uuid4().hex
-                        for p in kept_payloads
-                    ]
-                    failed_parse = [
-                        DeadLetter(by_text[b.payload].pop(0), redact(b.reason), b.payload)
-                        for b in parsed.bad
-                        if by_text.get(b.payload)
-                    ]
+                    records: list[dict[str, Any]] = []
+                    ids: list[str] = []
+                    failed_parse: list[DeadLetter] = []
+                    for row in chunk:
+                        # one payload at a time, so every outcome maps back to its row
+                        parsed = stream_obj.parse_payloads([row.payload])
+                        if parsed.records:
+                            records.append(parsed.records[0])
+                            ids.append(row.id)
+                        else:
+                            reason = parsed.bad[0].reason if parsed.bad else "no record parsed"
+                            failed_parse.append(DeadLetter(row.id, redact(reason), row.payload))
+                    # payloads are serialised from the parsed records: the stored payload
+                    # is JSON whatever the raw form (a CSV line) was
                     wb, good, bad = self._prepare(
                         src,
                         stream_obj,
                         disposition,
                         run_id,
-                        RecordBatch(parsed.records, payloads=kept_payloads),
+                        RecordBatch(records),
                         state=None,
                         ids=ids,
                     )

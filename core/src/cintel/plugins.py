@@ -32,6 +32,7 @@ import structlog
 
 from cintel import hookspecs
 from cintel.errors import DuplicatePluginError, PluginError, UnknownPluginError
+from cintel.logs import ensure_logging
 from cintel.settings import CintelSettings
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class Plugins:
             return self._pm
 
     def _load(self) -> pluggy.PluginManager:
+        ensure_logging()
         pm = pluggy.PluginManager("cintel")
         pm.add_hookspecs(hookspecs)
         for obj in self._builtins:

@@ -67,8 +67,9 @@ class RecordBatch:
     """A batch of records of one stream, and the stream state after it.
 
     ``state`` must be JSON-serialisable and small (a watermark, a position, a
-    bounded boundary set). It is committed in the same transaction as the
-    records; ``None`` means "state unchanged". A batch may carry no records
+    bounded boundary set). The engine copies it when the batch is taken, so the
+    connector may keep mutating its own state objects afterwards. It is
+    committed in the same transaction as the records; ``None`` means "state unchanged". A batch may carry no records
     and only a state (a checkpoint).
     """
 
@@ -120,6 +121,9 @@ class Stream(ABC):
     primary_key: tuple[str, ...] = ()
     cursor_field: str | None = None
     write_disposition: WriteDisposition | None = None
+    #: Records per batch the stream should aim for; the engine sets it from
+    #: ``run.batch_size`` before calling :meth:`read`.
+    batch_size: int = 10_000
 
     @abstractmethod
     def read(self, state: Mapping[str, Any] | None) -> Iterator[RecordBatch]:

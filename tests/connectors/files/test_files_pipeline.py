@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -113,6 +114,12 @@ def test_bad_csv_rows_go_to_dead_letters_and_replay_after_a_fix(
     assert (replay.landed, replay.still_bad) == (1, 0)
     assert counts(pipeline)[1] == 3
     assert [d.stream for d in pipeline.dead_letters()] == ["events"]
+    # the replayed row is stored like any other: its payload is the record as JSON
+    with pipeline.sink() as sink:
+        stored = sink.query(  # type: ignore[attr-defined]
+            "SELECT _cintel_payload FROM raw_web__contacts WHERE id = '2'"
+        )
+    assert [json.loads(p) for (p,) in stored] == [{"id": "2", "email": "b@x", "tier": "VIP"}]
 
 
 def test_discover_shows_the_streams_with_their_schemas(
