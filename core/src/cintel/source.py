@@ -69,8 +69,8 @@ class RecordBatch:
     ``state`` must be JSON-serialisable and small (a watermark, a position, a
     bounded boundary set). The engine copies it when the batch is taken, so the
     connector may keep mutating its own state objects afterwards. It is
-    committed in the same transaction as the records; ``None`` means "state unchanged". A batch may carry no records
-    and only a state (a checkpoint).
+    committed in the same transaction as the records; ``None`` means "state
+    unchanged". A batch may carry no records and only a state (a checkpoint).
     """
 
     records: list[Record] = field(default_factory=list)
