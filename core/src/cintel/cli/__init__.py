@@ -6,6 +6,7 @@ Plugins add commands through the ``cintel_register_commands`` hook.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter, defaultdict
@@ -29,8 +30,17 @@ from cintel.settings import CintelSettings
 
 __all__ = ["app", "main"]
 
-out = Console(soft_wrap=False)
-err = Console(stderr=True)
+
+def _width(stream: object) -> int | None:
+    """Rich's 80 columns truncate tables in CI logs and pipes: use more when not a terminal."""
+    isatty = getattr(stream, "isatty", None)
+    if os.environ.get("COLUMNS") or (isatty is not None and isatty()):
+        return None
+    return 160
+
+
+out = Console(soft_wrap=False, width=_width(sys.stdout))
+err = Console(stderr=True, width=_width(sys.stderr))
 
 
 class LogFormat(StrEnum):

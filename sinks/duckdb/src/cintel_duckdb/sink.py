@@ -80,8 +80,16 @@ class DuckDBConfig(BaseModel):
         "256MB", description="DuckDB memory_limit (DuckDB takes 80% of RAM if unset)."
     )
     threads: int | None = Field(None, ge=1, description="DuckDB worker threads (default: cores).")
+    checkpoint_threshold: str = Field(
+        "16MB",
+        description="WAL size that triggers a checkpoint (DuckDB's checkpoint_threshold).",
+    )
+    settings: dict[str, str | int | bool | float] = Field(
+        default_factory=dict,
+        description="Other DuckDB settings passed to connect(), e.g. temp_directory.",
+    )
 
-    @field_validator("memory_limit")
+    @field_validator("memory_limit", "checkpoint_threshold")
     @classmethod
     def _size(cls, value: str) -> str:
         if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, re.I):
@@ -116,7 +124,9 @@ class DuckDBSink(Sink):
         if self._con is not None:
             return
         config: dict[str, str | bool | int | float | list[str]] = {
-            "memory_limit": self.settings.memory_limit
+            **self.settings.settings,
+            "memory_limit": self.settings.memory_limit,
+            "checkpoint_threshold": self.settings.checkpoint_threshold,
         }
         if self.settings.threads:
             config["threads"] = self.settings.threads
