@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--rows", type=int, default=200_000, help="events to load")
     parser.add_argument("--files", type=int, default=10, help="NDJSON files to spread them over")
-    parser.add_argument("--batch-size", type=int, default=20_000, help="records per batch")
+    parser.add_argument("--batch-size", type=int, default=10_000, help="records per batch")
     parser.add_argument("--seed", type=int, default=7, help="event generator seed")
     parser.add_argument(
         "--scenarios", default=",".join(SCENARIOS), help="comma-separated: append,merge"

@@ -149,6 +149,14 @@ class RunOptions(_Strict):
     queue_size: int = Field(
         4, ge=1, le=256, description="Batches waiting for the sink; bounds memory."
     )
+    switch_interval_us: int = Field(
+        100,
+        ge=0,
+        le=100_000,
+        description="Python's thread switch interval during a run, in microseconds (0 keeps "
+        "the interpreter's): short, so the sink's native code gets the GIL back quickly "
+        "from busy reader threads.",
+    )
 
     @field_validator("max_bad_records", mode="before")
     @classmethod

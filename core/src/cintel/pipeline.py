@@ -30,12 +30,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import queue
+import sys
 import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -247,6 +249,39 @@ class _Item:
     batch: WriteBatch
     records: int
     bad: int
+
+
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.005
+
+
+@contextmanager
+def _short_switch_interval(microseconds: int) -> Iterator[None]:
+    """Shorten ``sys.setswitchinterval`` while any run is under way, then restore it.
+
+    A reader thread parsing records holds the GIL for the whole default 5 ms
+    slice; the sink's native code (DuckDB scanning an arrow batch) needs the GIL
+    at a few points per batch and would wait that long each time. Measured: the
+    writer runs about 1.4x faster with 100 us. Counted, so overlapping runs in
+    one process restore the interpreter's value only when the last one ends.
+    """
+    global _switch_users, _switch_saved
+    if microseconds <= 0:
+        yield
+        return
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, microseconds / 1_000_000))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 def _now() -> datetime:
@@ -768,6 +803,9 @@ class Pipeline:
                         truncate=truncate,
                     )
                     truncate = False
+                    # drop the connector's records now, not when the next batch is
+                    # bound: otherwise two batches of dicts are alive at once
+                    del batch
                     if not put(_Item(task, wb, good, bad)):
                         break
                 if stop.is_set() or task.stop.is_set():
@@ -804,6 +842,8 @@ class Pipeline:
         started: dict[str, float] = {}
         run_error: str | None = None
         pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="cintel-read")
+        switch = _short_switch_interval(options.switch_interval_us)
+        switch.__enter__()
         try:
             for task in tasks:
                 task.result.status = "running"
@@ -881,6 +921,7 @@ class Pipeline:
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
+            switch.__exit__(None, None, None)
         return run_error
 
     def _budget_text(self, res: StreamResult) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import orjson
@@ -80,8 +80,13 @@ class DuckDBConfig(BaseModel):
         "256MB", description="DuckDB memory_limit (DuckDB takes 80% of RAM if unset)."
     )
     threads: int | None = Field(None, ge=1, description="DuckDB worker threads (default: cores).")
+    payload_compression: Literal["zstd", "fsst", "auto"] = Field(
+        "zstd",
+        description="Compression of the JSON payload column: zstd is smaller and faster to "
+        "write than DuckDB's default analysis (auto) for long JSON strings.",
+    )
     checkpoint_threshold: str = Field(
-        "16MB",
+        "256MB",
         description="WAL size that triggers a checkpoint (DuckDB's checkpoint_threshold).",
     )
     settings: dict[str, str | int | bool | float] = Field(
@@ -225,7 +230,8 @@ class DuckDBSink(Sink):
         existing = self._table_columns(table)
         if not existing:
             defs = ", ".join(
-                f"{_q(c)} {'VARCHAR' if t == _NULL else t}" for c, t in incoming.items()
+                f"{_q(c)} {'VARCHAR' if t == _NULL else t}{self._compression(c)}"
+                for c, t in incoming.items()
             )
             con.execute(f"CREATE TABLE {_q(table)} ({defs})")
             self._columns.pop(table, None)
@@ -251,6 +257,12 @@ class DuckDBSink(Sink):
                 _q(column) if have == kind else f"CAST({_q(column)} AS {have}) AS {_q(column)}"
             )
         return exprs
+
+    def _compression(self, column: str) -> str:
+        codec = self.settings.payload_compression
+        return (
+            f" USING COMPRESSION {codec}" if column == "_cintel_payload" and codec != "auto" else ""
+        )
 
     @staticmethod
     def _widen(have: str, incoming: str) -> str:
