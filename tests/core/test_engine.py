@@ -361,3 +361,28 @@ def test_secrets_never_reach_errors_state_dead_letters_or_runs(
         for table in sink.table_names():
             text = json.dumps(sink.query(f"SELECT * FROM {table}"), default=str)  # type: ignore[attr-defined]
             assert secret not in text, table
+
+
+def test_switch_interval_is_shortened_during_a_run_and_restored(
+    make_pipeline: MakePipeline, plugins_with: Callable[..., Plugins]
+) -> None:
+    import sys
+
+    seen: list[float] = []
+
+    def committed(run: Any, batch: Any) -> None:
+        seen.append(sys.getswitchinterval())
+
+    before = sys.getswitchinterval()
+    p = make_pipeline(mem(count=20), run={"switch_interval_us": 250})
+    p.plugins = plugins_with(module_plugin("probe", cintel_batch_committed=committed))
+    p.run().raise_for_status()
+    assert seen
+    assert set(seen) == {0.00025}
+    assert sys.getswitchinterval() == before
+    off = make_pipeline(mem(count=20), run={"switch_interval_us": 0})
+    off.plugins = plugins_with(module_plugin("probe", cintel_batch_committed=committed))
+    seen.clear()
+    off.reset_state()
+    off.run().raise_for_status()
+    assert set(seen) == {before}

@@ -77,7 +77,7 @@ class DuckDBConfig(BaseModel):
         description="Database file, relative to the pipeline config; ':memory:' for none.",
     )
     memory_limit: str = Field(
-        "256MB", description="DuckDB memory_limit (DuckDB takes 80% of RAM if unset)."
+        "100MB", description="DuckDB memory_limit (DuckDB takes 80% of RAM if unset)."
     )
     threads: int | None = Field(None, ge=1, description="DuckDB worker threads (default: cores).")
     payload_compression: Literal["zstd", "fsst", "auto"] = Field(
