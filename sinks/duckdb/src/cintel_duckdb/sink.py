@@ -67,6 +67,19 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+def _filter(pipeline: str, source: str | None, stream: str | None) -> tuple[str, list[Any]]:
+    """WHERE clause and parameters selecting a pipeline's rows, optionally one source/stream."""
+    where = "pipeline = ?"
+    params: list[Any] = [pipeline]
+    if source:
+        where += " AND source = ?"
+        params.append(source)
+    if stream:
+        where += " AND stream = ?"
+        params.append(stream)
+    return where, params
+
+
 class DuckDBConfig(BaseModel):
     """``destination.config`` of the DuckDB sink."""
 
@@ -428,14 +441,7 @@ class DuckDBSink(Sink):
     def reset_state(
         self, pipeline: str, source: str | None = None, stream: str | None = None
     ) -> int:
-        where = "pipeline = ?"
-        params: list[Any] = [pipeline]
-        if source:
-            where += " AND source = ?"
-            params.append(source)
-        if stream:
-            where += " AND stream = ?"
-            params.append(stream)
+        where, params = _filter(pipeline, source, stream)
         con = self.connection()
         row = con.execute(f"SELECT count(*) FROM _cintel_state WHERE {where}", params).fetchone()
         con.execute(f"DELETE FROM _cintel_state WHERE {where}", params)
@@ -493,14 +499,7 @@ class DuckDBSink(Sink):
     def dead_letters(
         self, pipeline: str, source: str | None = None, stream: str | None = None
     ) -> Iterator[list[DeadLetterRow]]:
-        where = "pipeline = ?"
-        params: list[Any] = [pipeline]
-        if source:
-            where += " AND source = ?"
-            params.append(source)
-        if stream:
-            where += " AND stream = ?"
-            params.append(stream)
+        where, params = _filter(pipeline, source, stream)
         after: tuple[datetime, str] | None = None
         con = self.connection()
         while True:
