@@ -9,18 +9,9 @@ from typing import Any
 
 import orjson
 import pytest
-from cintel import ConnectorContext, RecordBatch
-from cintel_files import FilesConnector, FileStream
-
-NS = 1_700_000_000_000_000_000
-
-
-def write(path: Path, data: bytes, *, mtime_ns: int | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
-    if mtime_ns is not None:
-        os.utime(path, ns=(mtime_ns, mtime_ns))
-    return path
+from cintel import RecordBatch
+from cintel_files import FileStream
+from files_helpers import NS, stream_of, write
 
 
 def append(path: Path, data: bytes, *, mtime_ns: int) -> None:
@@ -28,16 +19,6 @@ def append(path: Path, data: bytes, *, mtime_ns: int) -> None:
         # appending to a .gz file adds a gzip member, as `gzip >> file` does
         fh.write(gzip.compress(data) if path.name.endswith(".gz") else data)
     os.utime(path, ns=(mtime_ns, mtime_ns))
-
-
-def stream_of(base: Path, batch_size: int = 10_000, **config: Any) -> FileStream:
-    config.setdefault("name", "s")
-    cfg = FilesConnector.Config.model_validate({"streams": [config]}, context={"base_dir": base})
-    connector = FilesConnector(cfg, context=ConnectorContext(source="src", base_dir=base))
-    [stream] = connector.streams()
-    assert isinstance(stream, FileStream)
-    stream.batch_size = batch_size
-    return stream
 
 
 def read(stream: FileStream, state: Any = None) -> tuple[list[dict[str, Any]], Any]:

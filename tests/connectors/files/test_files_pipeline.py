@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,7 @@ import pytest
 from cintel.errors import ConfigError
 from cintel.pipeline import Pipeline
 from cintel.sink import raw_table_name
-
-NS = 1_700_000_000_000_000_000
-
-
-def write(path: Path, data: bytes, mtime_ns: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
-    os.utime(path, ns=(mtime_ns, mtime_ns))
+from files_helpers import NS, write
 
 
 def events(start: int, count: int) -> bytes:

@@ -3,35 +3,14 @@
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from cintel import ConnectorContext, RecordBatch
-from cintel_files import FilesConnector, FileStream
-
-NS = 1_700_000_000_000_000_000
-
-
-def write(path: Path, data: bytes, *, mtime_ns: int | None = None) -> Path:
-    """Write ``data`` (gzip-compressed when the name ends in .gz) with a fixed mtime."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
-    if mtime_ns is not None:
-        os.utime(path, ns=(mtime_ns, mtime_ns))
-    return path
-
-
-def stream_of(base: Path, batch_size: int = 10_000, **config: Any) -> FileStream:
-    config.setdefault("name", "s")
-    cfg = FilesConnector.Config.model_validate({"streams": [config]}, context={"base_dir": base})
-    connector = FilesConnector(cfg, context=ConnectorContext(source="src", base_dir=base))
-    [stream] = connector.streams()
-    assert isinstance(stream, FileStream)
-    stream.batch_size = batch_size
-    return stream
+from cintel import RecordBatch
+from cintel_files import FileStream
+from files_helpers import NS, stream_of, write
 
 
 def read_all(stream: FileStream, state: Any = None) -> list[RecordBatch]:

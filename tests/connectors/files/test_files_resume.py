@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +9,9 @@ import orjson
 import pytest
 from cintel import ConnectorContext, RecordBatch
 from cintel_files import FilesConnector, FileStream
+from files_helpers import NS, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-NS = 1_700_000_000_000_000_000
-
-
-def write(path: Path, data: bytes, mtime_ns: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
-    os.utime(path, ns=(mtime_ns, mtime_ns))
 
 
 def make_jsonl_files(base: Path) -> int:
