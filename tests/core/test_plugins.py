@@ -189,6 +189,7 @@ def test_plugins_are_loaded_lazily_not_at_import() -> None:
 
 def test_public_api_is_exactly_exported() -> None:
     assert set(cintel.__all__) == {
+        "AuthError",
         "BadRecord",
         "CheckResult",
         "CintelError",
@@ -201,11 +202,14 @@ def test_public_api_is_exactly_exported() -> None:
         "DeadLetterRow",
         "DuplicatePluginError",
         "ErrorBudgetExceeded",
+        "HttpError",
         "Pipeline",
         "PipelineLockedError",
         "PluginError",
         "Plugins",
+        "RateLimitError",
         "RecordBatch",
+        "ResponseError",
         "RunFailedError",
         "RunRecord",
         "RunResult",

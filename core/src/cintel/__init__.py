@@ -9,12 +9,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cintel.errors import (
+    AuthError,
     CintelError,
     ConfigError,
     DuplicatePluginError,
     ErrorBudgetExceeded,
+    HttpError,
     PipelineLockedError,
     PluginError,
+    RateLimitError,
+    ResponseError,
     RunFailedError,
     SinkError,
     SourceError,
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuthError",
     "BadRecord",
     "CheckResult",
     "CintelError",
@@ -52,11 +57,14 @@ __all__ = [
     "DeadLetterRow",
     "DuplicatePluginError",
     "ErrorBudgetExceeded",
+    "HttpError",
     "Pipeline",
     "PipelineLockedError",
     "PluginError",
     "Plugins",
+    "RateLimitError",
     "RecordBatch",
+    "ResponseError",
     "RunFailedError",
     "RunRecord",
     "RunResult",

@@ -14,6 +14,10 @@ attributes too.
     ├── UnknownPluginError       a config names a connector or sink nobody provides
     ├── PipelineLockedError      another sync of the same pipeline is running
     ├── SourceError              a connector failed while checking or reading
+    │   └── HttpError            an HTTP request failed for good (status, method, safe URL)
+    │       ├── AuthError        the API rejected the credentials (401/403, refresh failed)
+    │       ├── RateLimitError   the rate limit did not clear within the retry budget
+    │       └── ResponseError    the response was not what the API documents (malformed body)
     ├── SinkError                a sink failed to write or read
     └── RunFailedError           a run finished, but not successfully (CLI exit code 1)
         └── ErrorBudgetExceeded  too many records went to the dead-letter table
@@ -22,12 +26,16 @@ attributes too.
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
     "CintelError",
     "ConfigError",
     "DuplicatePluginError",
     "ErrorBudgetExceeded",
+    "HttpError",
     "PipelineLockedError",
     "PluginError",
+    "RateLimitError",
+    "ResponseError",
     "RunFailedError",
     "SinkError",
     "SourceError",
@@ -106,6 +114,54 @@ class SourceError(CintelError):
         self.stream = stream
         where = ".".join(p for p in (source, stream) if p)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class HttpError(SourceError):
+    """An HTTP request failed for good (after retries where they make sense).
+
+    ``status`` is ``None`` when no response arrived (connection refused, timeout).
+    ``url`` never holds a secret: credentials in the query string and user info
+    are masked before the error is built. ``body`` is a short excerpt.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        status: int | None = None,
+        body: str = "",
+        attempts: int = 1,
+        source: str | None = None,
+        stream: str | None = None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.body = body
+        self.attempts = attempts
+        head = f"{method} {url}"
+        if status is not None:
+            head += f" -> HTTP {status}"
+        text = f"{head}: {message}"
+        if attempts > 1:
+            text += f" (after {attempts} attempts)"
+        if body:
+            text += f"; response body: {body}"
+        super().__init__(text, source=source, stream=stream)
+
+
+class AuthError(HttpError):
+    """The API rejected the credentials: check the token, key or OAuth grant."""
+
+
+class RateLimitError(HttpError):
+    """The API kept rate limiting beyond the retry budget (or asked for a longer wait)."""
+
+
+class ResponseError(HttpError):
+    """A response could not be used: not JSON, or not the shape the API documents."""
 
 
 class SinkError(CintelError):

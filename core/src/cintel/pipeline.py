@@ -320,6 +320,11 @@ def _dumps(record: Mapping[str, Any]) -> str:
     return orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def _is_manifest_reference(name: str) -> bool:
+    """``connector:`` names a manifest file (``./acme.yaml``) rather than a plugin."""
+    return name.endswith((".yaml", ".yml")) or "/" in name
+
+
 class Pipeline:
     """A configured pipeline: its sources, its sink and how to run them.
 
@@ -376,7 +381,12 @@ class Pipeline:
             connectors: dict[str, Connector] = {}
             for name, source in self.config.sources.items():
                 try:
-                    cls = self.plugins.connector(source.connector)
+                    if _is_manifest_reference(source.connector):
+                        from cintel.declarative import load_connector  # httpx only when used
+
+                        cls = load_connector(self.config.base_dir / source.connector)
+                    else:
+                        cls = self.plugins.connector(source.connector)
                 except CintelError as exc:
                     problems.append((f"sources.{name}.connector", str(exc)))
                     continue
@@ -654,6 +664,25 @@ class Pipeline:
         table. A failed stream fails the run but does not stop the others; the
         result says which failed and why (``raise_for_status()`` raises).
         """
+        try:
+            return self._run(streams, full_refresh, progress)
+        finally:
+            self.close_connectors()
+
+    def close_connectors(self) -> None:
+        """Let every connector release what it holds (HTTP connection pools)."""
+        for name, connector in (self._connectors or {}).items():
+            try:
+                connector.close()
+            except Exception as exc:  # noqa: BLE001 - closing must not mask the run's outcome
+                log.warning("connector close failed", source=name, error=str(exc))
+
+    def _run(
+        self,
+        streams: Sequence[str] | None,
+        full_refresh: bool,
+        progress: ProgressCallback | None,
+    ) -> RunResult:
         selected = self._select(streams)
         sink = self.sink()
         started = _now()

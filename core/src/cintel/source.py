@@ -191,5 +191,11 @@ class Connector(ABC):
     def streams(self) -> list[Stream]:
         """The streams this source offers."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release what the connector holds (HTTP pools); called after each run.
+
+        The connector must still work afterwards (a later run re-opens what it needs).
+        """
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} source={self.context.source!r}>"
