@@ -63,6 +63,8 @@ state_app = typer.Typer(
 deadletter_app = typer.Typer(
     help="Inspect and replay records that could not be loaded.", no_args_is_help=True
 )
+new_app = typer.Typer(help="Create a connector package from a template.", no_args_is_help=True)
+app.add_typer(new_app, name="new")
 app.add_typer(state_app, name="state")
 app.add_typer(deadletter_app, name="deadletter")
 
@@ -444,6 +446,56 @@ def deadletter_replay(
             f"{result.landed:,} landed, {result.still_bad:,} still in the dead-letter table "
             f"({time.perf_counter() - t0:.2f}s)"
         )
+
+
+@new_app.command("connector")
+def new_connector(
+    name: Annotated[str, typer.Argument(help="Connector name: lower case, a-z, 0-9 and _.")],
+    declarative: Annotated[
+        bool, typer.Option("--declarative", help="A YAML manifest instead of Python code.")
+    ] = False,
+    directory: Annotated[Path, typer.Option("--dir", help="Where to create cintel-NAME/.")] = Path(
+        "."
+    ),
+) -> None:
+    """Write a connector package that installs, is discovered and passes its own tests."""
+    from cintel.scaffold import new_connector as scaffold
+
+    try:
+        root = scaffold(name, directory, declarative=declarative)
+    except (ValueError, FileExistsError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    out.print(f"created [bold]{root}[/]")
+    out.print(f"  cd {root} && uv run pytest      # conformance suite, offline")
+    out.print(f"  uv run cintel plugins            # lists {name!r}")
+
+
+class SchemaKind(StrEnum):
+    """Which JSON Schema to print."""
+
+    manifest = "manifest"
+    model = "model"
+
+
+@app.command()
+def schema(kind: Annotated[SchemaKind, typer.Argument(help="manifest or model.")]) -> None:
+    """Print a JSON Schema: the declarative manifest's or the canonical model's."""
+    import json
+
+    if kind is SchemaKind.manifest:
+        from cintel.declarative import manifest_json_schema
+
+        doc = manifest_json_schema()
+    else:
+        from cintel.model import ENTITIES
+
+        doc = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "cintel canonical customer model",
+            "tables": {name: cls.model_json_schema() for name, cls in ENTITIES.items()},
+        }
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:

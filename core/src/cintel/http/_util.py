@@ -40,7 +40,8 @@ def redact_url(url: httpx.URL | str, extra_params: Iterable[str] = ()) -> str:
     if u.userinfo:
         u = u.copy_with(username=MASK if u.username else None, password=None)
     if u.query:
-        pairs = [(k, MASK if k.lower() in secret else v) for k, v in u.params.multi_items()]
+        # values are compared decoded: a secret escaped in the URL (``+`` as ``%2B``) is found
+        pairs = [(k, MASK if k.lower() in secret else redact(v)) for k, v in u.params.multi_items()]
         u = u.copy_with(params=pairs)
     return redact(str(u))
 

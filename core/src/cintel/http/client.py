@@ -92,6 +92,9 @@ class _Retry(Exception):
 
 
 class _Base:
+    #: Multiplies backoff waits (not server hints); test kits set it near 0.
+    backoff_scale: float = 1.0
+
     def __init__(
         self,
         *,
@@ -125,11 +128,17 @@ class _Base:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, _Retry) and exc.hint is not None:
                 return exc.hint + policy.hint_margin
-            return policy.backoff(state.attempt_number, self._rng.random())
+            return policy.backoff(state.attempt_number, self._rng.random()) * self.backoff_scale
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            # The budget is the sum of the waits (``idle_for``), not the wall clock since
+            # the first attempt: request time does not count, and an injected sleep works.
+            if state.attempt_number >= policy.max_attempts:
+                return True
+            return state.idle_for + state.upcoming_sleep > policy.max_wait
 
         return {
-            "stop": tenacity.stop_after_attempt(policy.max_attempts)
-            | tenacity.stop_before_delay(policy.max_wait),
+            "stop": stop,
             "wait": wait,
             "retry": tenacity.retry_if_exception_type(_Retry),
             "before_sleep": self._before_sleep,
@@ -167,7 +176,7 @@ class _Base:
             if out_of_time and exc.hint is not None:
                 message = (
                     f"rate limited; the server asks to wait {exc.hint:.0f}s, "
-                    f"longer than the {budget}"
+                    f"which would pass the {budget}"
                 )
             else:
                 message = "still rate limited after every retry"

@@ -24,7 +24,7 @@ CursorFormat = Literal["raw", "iso", "iso_z", "date", "epoch_s", "epoch_ms"]
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    """A UTC datetime from ISO text, a date, epoch seconds or epoch milliseconds."""
+    """A UTC datetime from ISO text (``YYYYMMDD`` too), a date, epoch seconds or milliseconds."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -35,7 +35,7 @@ def parse_datetime(value: Any) -> datetime | None:
         seconds = value / 1000 if value > 10**11 else value
         return datetime.fromtimestamp(seconds, tz=UTC)
     text = str(value).strip()
-    if text.lstrip("-").isdigit():
+    if text.lstrip("-").isdigit() and len(text) != 8:  # 8 digits: GA4's YYYYMMDD
         return parse_datetime(int(text))
     if len(text) >= 5 and text[-5] in "+-" and text[-4:].isdigit() and ":" not in text[-5:]:
         text = text[:-2] + ":" + text[-2:]  # Salesforce "+0000"

@@ -19,7 +19,7 @@ a short page (Matomo), an empty page (Typeform), the last page number, no
 ``max_results`` caps how many records one query may return (HubSpot search
 stops at 10,000 and answers 400 beyond): when it is reached :meth:`Paginator.next`
 raises :class:`QueryCapReached`, and the stream restarts the query from the last
-cursor value it saw (see :class:`cintel.http.incremental.RestartingQuery`).
+cursor value it saw (see :class:`cintel.http.stream.HttpStream`).
 """
 
 from __future__ import annotations
@@ -186,8 +186,11 @@ class CursorPaginator(Paginator):
 class NextUrlPaginator(Paginator):
     """The next page's URL in the body (Klaviyo ``links.next``, Salesforce ``nextRecordsUrl``).
 
-    The URL may be relative to the base URL. The end is a missing/``null`` URL or
-    ``stop_path`` being ``true`` (Salesforce ``done``, Zendesk ``end_of_stream``).
+    The URL may be relative: it is resolved against the URL of the page it came
+    from (RFC 3986), so Salesforce's ``/services/data/v60.0/query/…`` keeps its
+    host and does not get the client's base path prepended a second time. The
+    end is a missing/``null`` URL or ``stop_path`` being ``true`` (Salesforce
+    ``done``, Zendesk ``end_of_stream``).
     """
 
     def __init__(
@@ -201,7 +204,7 @@ class NextUrlPaginator(Paginator):
         url = select(page.body, self.url_path)
         if not url or _stop(page.body, self.stop_path):
             return None
-        return PageRequest(url=str(url))
+        return PageRequest(url=str(page.response.url.join(str(url))))
 
 
 class LinkHeaderPaginator(Paginator):
@@ -275,7 +278,11 @@ class OffsetPaginator(Paginator):
 
 
 class PageNumberPaginator(Paginator):
-    """``page=1, 2, …``; the end is ``page >= pages`` (``pages_path``), an empty or short page."""
+    """``page=1, 2, …``; the end is ``page >= pages`` (``pages_path``), an empty or short page.
+
+    With ``next_path`` the end is also that value being missing or empty
+    (SurveyMonkey omits ``links.next`` on the last page).
+    """
 
     def __init__(
         self,
@@ -286,9 +293,11 @@ class PageNumberPaginator(Paginator):
         size: int | None = None,
         pages_path: str | None = None,
         short_page_ends: bool = False,
+        next_path: str | None = None,
         max_results: int | None = None,
     ) -> None:
         super().__init__(max_results=max_results)
+        self.next_path = next_path
         self.page_param = page_param
         self.start = start
         self.size_param = size_param
@@ -316,6 +325,8 @@ class PageNumberPaginator(Paginator):
             if pages is not None and self.page - self.start + 1 >= int(pages):
                 return None
         if self.short_page_ends and self.size is not None and len(records) < self.size:
+            return None
+        if self.next_path is not None and select(page.body, self.next_path) in (None, ""):
             return None
         self.page += 1
         return self._request()

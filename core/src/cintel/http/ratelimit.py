@@ -23,7 +23,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
@@ -56,6 +56,7 @@ class RateLimiter:
         reserve: int = 1,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if requests is not None and requests < 1:
             raise ValueError("requests must be at least 1")
@@ -69,6 +70,7 @@ class RateLimiter:
         self.reserve = max(0, reserve)
         self._clock = clock
         self._sleep = sleep
+        self._asleep = asleep
         self._lock = threading.Lock()
         self._starts: deque[float] = deque(maxlen=requests or 1)
         self._paused_until = 0.0
@@ -169,7 +171,7 @@ class RateLimiter:
         try:
             delay = self.reserve_slot()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self._asleep(delay)
             yield
         finally:
             if sem is not None:

@@ -20,10 +20,12 @@ pass it, the request fails with a clear error instead of sleeping for an hour.
 from __future__ import annotations
 
 import email.utils
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 
 import httpx
 
@@ -77,20 +79,25 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if when is None:
         return None
+    if when.tzinfo is None:  # "-0000": UTC, not the local time zone
+        when = when.replace(tzinfo=UTC)
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
 
 
 _REMAINING = re.compile(r"^(?P<prefix>.*ratelimit.*-)remaining$", re.IGNORECASE)
+_RESET = re.compile(r"^.*ratelimit.*-reset(-after)?$", re.IGNORECASE)
 _EPOCH = 1_000_000_000
 
 
@@ -158,6 +165,16 @@ def server_wait_hint(response: httpx.Response, policy: RetryPolicy) -> float | N
         resets = exhausted or [reset for _, reset in pairs]
         if resets:
             hint = max(resets)
+        else:
+            # a reset header without its remaining count: the 429 says it is exhausted;
+            # the soonest window is tried first (a later 429 says if another one is)
+            lone = [
+                r
+                for name, value in response.headers.items()
+                if _RESET.match(name) and (r := _reset_seconds(name, value, now)) is not None
+            ]
+            if lone:
+                hint = min(lone)
     if hint is None and policy.retry_after is not None:
         hint = policy.retry_after(response)
     return hint

@@ -27,11 +27,11 @@ value are skipped by primary key.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cintel.errors import ResponseError
+from cintel.errors import ResponseError, SourceError
 from cintel.http._util import excerpt
 from cintel.http.client import HttpClient, JsonResponse
 from cintel.http.incremental import (
@@ -174,7 +174,8 @@ class HttpStream(Stream):
         windows: list[tuple[Any, Any] | None] = [None]
         if self.slice_step is not None and query_from is not None:
             begin = state.get("slice_start", query_from)
-            windows = list(date_slices(begin, self.now(), self.slice_step)) or [None]
+            # nothing left to read is no window at all, not one query without bounds
+            windows = list(date_slices(begin, self.now(), self.slice_step))
         for window in windows:
             yield from self._walk(state, tracker, query_from, window)
             state = {}  # only the first window resumes mid-way
@@ -191,25 +192,44 @@ class HttpStream(Stream):
         window: tuple[Any, Any] | None,
     ) -> Iterator[RecordBatch]:
         paginator = self.paginator()
+        capped = paginator.max_results is not None
         bound = state.get("restart_from", query_from)
         seen_at_bound: set[str] = set(state.get("restart_seen") or ())
-        page_req = PageRequest.from_state(state["page"]) if state.get("page") else paginator.first()
+        # the last cursor value this query returned, and the keys of its records
+        # (every page, before any filter): where a capped query restarts from
+        last_seen = state.get("last_seen") or {}
+        last_value: Any = last_seen.get("value")
+        keys_at_last: set[str] = set(last_seen.get("keys") or ())
         if state.get("page"):
+            page_req = PageRequest.from_state(state["page"])
             _resume(paginator, page_req)
+            paginator.fetched = int(state.get("fetched") or 0)
+        else:
+            page_req = paginator.first()
         pending: list[Record] = []
         filter_with_tracker = tracker is not None and not self.lookback
         while True:
             ctx = self._context(bound, window)
             url, kwargs = self._request(page_req, ctx)
             page = self.client.request_json(self.method, url, stream=self.name, **kwargs)
-            records = self.transform(self._records(page))
+            raw = self._records(page)
             next_req: PageRequest | None
             restart = False
             try:
-                next_req = paginator.next(page, records)
+                next_req = paginator.next(page, raw)  # the API's own page, not transform()'s
             except QueryCapReached:
                 restart = True
                 next_req = None
+            records = self.transform(raw)
+            if capped and self.cursor_field:
+                for r in records:
+                    value = r.get(self.cursor_field)
+                    if value is None:
+                        continue
+                    if last_value is None or str(value) != str(last_value):
+                        last_value, keys_at_last = value, set()
+                    if (k := record_key(r, self.primary_key)) is not None:
+                        keys_at_last.add(k)
             if seen_at_bound and self.cursor_field:
                 records = [
                     r
@@ -222,17 +242,27 @@ class HttpStream(Stream):
                 if not filter_with_tracker:
                     tracker.observe(records)
             pending.extend(records)
-            if restart and self.cursor_field:
-                last = _last_cursor(records, self.cursor_field)
-                if last is not None and str(last) != str(bound):
-                    seen_at_bound = set()
-                    bound = last
-                seen_at_bound |= {
-                    k
-                    for r in records
-                    if str(r.get(self.cursor_field)) == str(bound)
-                    and (k := record_key(r, self.primary_key)) is not None
-                }
+            if restart:
+                if not self.cursor_field or last_value is None:
+                    raise SourceError(
+                        f"the API stops a query at {paginator.fetched} results and the stream "
+                        "has no cursor value to restart it from",
+                        source=self.client.source,
+                        stream=self.name,
+                    )
+                if str(last_value) != str(bound):
+                    bound = last_value
+                    seen_at_bound = set(keys_at_last)
+                elif keys_at_last <= seen_at_bound:
+                    raise SourceError(
+                        f"more than {paginator.fetched} records share "
+                        f"{self.cursor_field} = {bound!r}; the query cannot get past them",
+                        source=self.client.source,
+                        stream=self.name,
+                    )
+                else:
+                    seen_at_bound |= keys_at_last
+                last_value, keys_at_last = None, set()
                 paginator = self.paginator()
                 next_req = paginator.first()
             checkpoint: dict[str, Any] = {"query_from": query_from}
@@ -247,20 +277,17 @@ class HttpStream(Stream):
                 if bound != query_from or seen_at_bound:
                     checkpoint["restart_from"] = bound
                     checkpoint["restart_seen"] = sorted(seen_at_bound)
+                if capped:
+                    checkpoint["fetched"] = paginator.fetched
+                    if last_value is not None:
+                        keys = sorted(keys_at_last)
+                        checkpoint["last_seen"] = {"value": last_value, "keys": keys}
             if next_req is None or len(pending) >= self.batch_size:
                 yield RecordBatch(pending, state=checkpoint)
                 pending = []
             if next_req is None:
                 return
             page_req = next_req
-
-
-def _last_cursor(records: Sequence[Record], field: str) -> Any:
-    for record in reversed(records):
-        value = record.get(field)
-        if value is not None:
-            return value
-    return None
 
 
 def _resume(paginator: Paginator, request: PageRequest) -> None:
