@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -140,6 +141,30 @@ def install_dist(
     )
     lines = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
     (info / "entry_points.txt").write_text(f"[cintel]\n{lines}\n", encoding="utf-8")
+
+
+def install_example(package: Path, target: Path) -> Path:
+    """Install an example package (no deps) into ``target`` with uv, as a user would."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.fail("uv is required to install the example packages")
+    subprocess.run(
+        [
+            *(uv, "pip", "install", "--no-deps", "--quiet"),
+            *("--target", str(target), "--python", sys.executable, str(package)),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return target
+
+
+def site_env(site: Path, **extra: str) -> dict[str, str]:
+    """Environment for a subprocess that sees the packages installed in ``site``."""
+    path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return {"PYTHONPATH": path, **extra}
 
 
 def run_cli(

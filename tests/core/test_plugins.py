@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +11,7 @@ import cintel
 import pytest
 from cintel.errors import DuplicatePluginError, PluginError, UnknownPluginError
 from cintel.plugins import Plugins, module_plugin
-from conftest import ROOT, install_dist, run_cli
+from conftest import ROOT, install_dist, install_example, run_cli, site_env
 
 DUP_SOURCE = """
 from cintel import Connector, hookimpl
@@ -33,39 +31,12 @@ def cintel_connectors(register):
 @pytest.fixture(scope="session")
 def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example plugin package installed (no deps) into a fresh target directory."""
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.fail("uv is required to install the example plugin")
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--no-deps",
-            "--quiet",
-            "--target",
-            str(target),
-            "--python",
-            sys.executable,
-            str(ROOT / "examples" / "plugin_example"),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return target
-
-
-def _env(site: Path, **extra: str) -> dict[str, str]:
-    path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return {"PYTHONPATH": path, **extra}
+    return install_example(ROOT / "examples" / "plugin_example", tmp_path_factory.mktemp("site"))
 
 
 def test_installed_example_plugin_is_discovered_with_its_distribution(example_site: Path) -> None:
     assert list(example_site.glob("cintel_example_plugin-0.3.1.dist-info"))
-    proc = run_cli("plugins", env=_env(example_site, COLUMNS="200"))
+    proc = run_cli("plugins", env=site_env(example_site, COLUMNS="200"))
     assert proc.returncode == 0, proc.stderr
     line = next(ln for ln in proc.stdout.splitlines() if "cintel-example-plugin" in ln)
     assert "0.3.1" in line
@@ -82,9 +53,8 @@ def test_installed_example_plugin_syncs_and_its_run_hook_fires(
         encoding="utf-8",
     )
     audit = tmp_path / "audit.jsonl"
-    proc = run_cli(
-        "sync", str(config), "--json", env=_env(example_site, CINTEL_EXAMPLE_AUDIT_LOG=str(audit))
-    )
+    env = site_env(example_site, CINTEL_EXAMPLE_AUDIT_LOG=str(audit))
+    proc = run_cli("sync", str(config), "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["records"] == 60
     lines = [json.loads(x) for x in audit.read_text().splitlines()]
@@ -96,7 +66,7 @@ def test_installed_example_plugin_syncs_and_its_run_hook_fires(
 def test_disabled_plugin_is_not_loaded(example_site: Path, tmp_path: Path) -> None:
     config = tmp_path / "cintel.yaml"
     config.write_text("sources:\n  s:\n    connector: sample\n", encoding="utf-8")
-    env = _env(example_site, CINTEL_DISABLE_PLUGINS="example", COLUMNS="200")
+    env = site_env(example_site, CINTEL_DISABLE_PLUGINS="example", COLUMNS="200")
     listed = run_cli("plugins", env=env)
     line = next(ln for ln in listed.stdout.splitlines() if "cintel-example-plugin" in ln)
     assert "disabled" in line
@@ -115,7 +85,7 @@ def test_broken_plugin_is_a_warning_naming_it(tmp_path: Path) -> None:
         "raise ImportError('needs libfoo')\n",
         {"broken": "cintel_broken"},
     )
-    proc = run_cli("plugins", env=_env(site, COLUMNS="200"))
+    proc = run_cli("plugins", env=site_env(site, COLUMNS="200"))
     assert proc.returncode == 0, proc.stderr
     warning = next(json.loads(ln) for ln in proc.stderr.splitlines() if ln.startswith("{"))
     assert warning["plugin"] == "broken"
@@ -130,7 +100,7 @@ def test_broken_plugin_is_a_warning_naming_it(tmp_path: Path) -> None:
 def test_two_plugins_claiming_one_connector_name_is_an_error_naming_both(tmp_path: Path) -> None:
     site = tmp_path / "site"
     install_dist(site, "cintel-dup", "1.0", "cintel_dup", DUP_SOURCE, {"dup": "cintel_dup"})
-    proc = run_cli("plugins", env=_env(site))
+    proc = run_cli("plugins", env=site_env(site))
     assert proc.returncode == 2
     assert "connector 'files' is registered by two plugins" in proc.stderr
     assert "'dup'" in proc.stderr

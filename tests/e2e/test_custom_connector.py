@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ import duckdb
 import pytest
 from cintel.sink import raw_table_name
 from cintel.testing import AcmeApi, LoopbackServer
-from conftest import ROOT, run_cli, write_yaml
+from conftest import ROOT, install_example, run_cli, site_env, write_yaml
 
 pytestmark = pytest.mark.slow
 
@@ -29,34 +28,7 @@ TOKEN = "acme-e2e-token-7f3a"
 @pytest.fixture(scope="module")
 def acme_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example connector package installed (no deps) into a fresh target directory."""
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.fail("uv is required to install the example connector")
-    target = tmp_path_factory.mktemp("acme-site")
-    subprocess.run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--no-deps",
-            "--quiet",
-            "--target",
-            str(target),
-            "--python",
-            sys.executable,
-            str(EXAMPLE),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return target
-
-
-def _env(site: Path, **extra: str) -> dict[str, str]:
-    path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return {"PYTHONPATH": path, **extra}
+    return install_example(EXAMPLE, tmp_path_factory.mktemp("acme-site"))
 
 
 def test_installed_package_has_typed_module_and_entry_point(acme_site: Path) -> None:
@@ -79,7 +51,7 @@ def test_connector_is_discovered_through_its_entry_point(acme_site: Path) -> Non
     )
     proc = subprocess.run(
         [sys.executable, "-c", probe],
-        env={**os.environ, **_env(acme_site)},
+        env={**os.environ, **site_env(acme_site)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -96,7 +68,7 @@ def test_connector_is_discovered_through_its_entry_point(acme_site: Path) -> Non
         "fields": ["api_token", "base_url", "page_size"],
     }
 
-    listed = run_cli("plugins", env=_env(acme_site, COLUMNS="200"))
+    listed = run_cli("plugins", env=site_env(acme_site, COLUMNS="200"))
     assert listed.returncode == 0, listed.stderr
     line = next(ln for ln in listed.stdout.splitlines() if "cintel-acme-python" in ln)
     assert "0.1.0" in line
@@ -110,7 +82,7 @@ def test_example_conformance_suite_passes(acme_site: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider"],
         cwd=EXAMPLE,
-        env={**os.environ, **_env(acme_site, PYTHONDONTWRITEBYTECODE="1")},
+        env={**os.environ, **site_env(acme_site, PYTHONDONTWRITEBYTECODE="1")},
         capture_output=True,
         text=True,
         timeout=600,
@@ -140,7 +112,7 @@ def test_cli_sync_loads_every_contact_into_duckdb(acme_site: Path, tmp_path: Pat
                 "destination": {"sink": "duckdb", "config": {"path": "acme.duckdb"}},
             },
         )
-        env = _env(acme_site, ACME_API_TOKEN=TOKEN)
+        env = site_env(acme_site, ACME_API_TOKEN=TOKEN)
         checked = run_cli("check", str(config), env=env)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         first = run_cli("sync", str(config), "--json", env=env)

@@ -44,10 +44,16 @@ __all__ = [
     "StreamSelection",
     "format_validation_error",
     "interpolate_env",
+    "is_manifest_reference",
     "load_config",
 ]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def is_manifest_reference(name: str) -> bool:
+    """Whether ``connector:`` names a manifest file (``./acme.yaml``) rather than a plugin."""
+    return name.endswith((".yaml", ".yml")) or "/" in name
 
 
 class _Strict(BaseModel):

@@ -48,7 +48,12 @@ import pyarrow as pa
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from cintel.config import PipelineConfig, format_validation_error, load_config
+from cintel.config import (
+    PipelineConfig,
+    format_validation_error,
+    is_manifest_reference,
+    load_config,
+)
 from cintel.errors import CintelError, ConfigError, ErrorBudgetExceeded, RunFailedError
 from cintel.logs import collect_secrets, ensure_logging, redact, register_secrets
 from cintel.plugins import Plugins
@@ -320,11 +325,6 @@ def _dumps(record: Mapping[str, Any]) -> str:
     return orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _is_manifest_reference(name: str) -> bool:
-    """``connector:`` names a manifest file (``./acme.yaml``) rather than a plugin."""
-    return name.endswith((".yaml", ".yml")) or "/" in name
-
-
 class Pipeline:
     """A configured pipeline: its sources, its sink and how to run them.
 
@@ -381,7 +381,7 @@ class Pipeline:
             connectors: dict[str, Connector] = {}
             for name, source in self.config.sources.items():
                 try:
-                    if _is_manifest_reference(source.connector):
+                    if is_manifest_reference(source.connector):
                         from cintel.declarative import load_connector  # httpx only when used
 
                         cls = load_connector(self.config.base_dir / source.connector)

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, create_model
 
-from cintel.config import format_validation_error
+from cintel.config import format_validation_error, is_manifest_reference
 from cintel.declarative.manifest import (
     CanonicalSpec,
     FieldSpec,
@@ -80,11 +80,6 @@ _TYPES: dict[str, Any] = {
     "object": dict[str, Any],
     "array": list[Any],
 }
-
-
-def is_manifest_reference(name: str) -> bool:
-    """Whether ``connector:`` in ``cintel.yaml`` names a manifest file rather than a plugin."""
-    return name.endswith((".yaml", ".yml")) or "/" in name
 
 
 def load_manifest(path: str | Path) -> Manifest:

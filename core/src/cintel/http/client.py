@@ -94,6 +94,7 @@ class _Retry(Exception):
 class _Base:
     #: Multiplies backoff waits (not server hints); test kits set it near 0.
     backoff_scale: float = 1.0
+    _client: httpx.Client | httpx.AsyncClient
 
     def __init__(
         self,
@@ -120,6 +121,10 @@ class _Base:
 
     def _url(self, request_url: httpx.URL | str) -> str:
         return redact_url(request_url, self.secret_params)
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"<{name} base_url={self._url(self.base_url)!r} source={self.source!r}>"
 
     def _tenacity_kwargs(self) -> dict[str, Any]:
         policy = self.retry
@@ -163,8 +168,16 @@ class _Base:
         )
 
     def _give_up(
-        self, err: tenacity.RetryError, method: str, url: str, stream: str | None
+        self,
+        err: tenacity.RetryError,
+        method: str,
+        url: str,
+        stream: str | None,
+        kwargs: Mapping[str, Any],
     ) -> HttpError:
+        """The final error once retries ran out; ``url`` is made full and secret-free."""
+        full = self._client.build_request(method, url, params=kwargs.get("params")).url
+        url = self._url(full)
         last = err.last_attempt
         exc = last.exception()
         attempts = last.attempt_number
@@ -299,6 +312,8 @@ def _headers(headers: Mapping[str, str] | None) -> dict[str, str]:
 class HttpClient(_Base):
     """A synchronous client (thread-safe; share one per source)."""
 
+    _client: httpx.Client
+
     def __init__(
         self,
         *,
@@ -339,9 +354,6 @@ class HttpClient(_Base):
             follow_redirects=follow_redirects,
         )
 
-    def __repr__(self) -> str:
-        return f"<HttpClient base_url={self._url(self.base_url)!r} source={self.source!r}>"
-
     def __enter__(self) -> Self:
         return self
 
@@ -380,8 +392,7 @@ class HttpClient(_Base):
         try:
             return retrying(self._attempt, method, url, want_json, stream, kwargs)
         except tenacity.RetryError as err:
-            full = self._client.build_request(method, url, params=kwargs.get("params")).url
-            raise self._give_up(err, method, self._url(full), stream) from None
+            raise self._give_up(err, method, url, stream, kwargs) from None
 
     def request(
         self, method: str, url: str, *, stream: str | None = None, **kwargs: Any
@@ -406,6 +417,8 @@ class HttpClient(_Base):
 
 class AsyncHttpClient(_Base):
     """The asyncio twin of :class:`HttpClient`."""
+
+    _client: httpx.AsyncClient
 
     def __init__(
         self,
@@ -447,9 +460,6 @@ class AsyncHttpClient(_Base):
             follow_redirects=follow_redirects,
         )
 
-    def __repr__(self) -> str:
-        return f"<AsyncHttpClient base_url={self._url(self.base_url)!r} source={self.source!r}>"
-
     async def __aenter__(self) -> Self:
         return self
 
@@ -490,8 +500,7 @@ class AsyncHttpClient(_Base):
         try:
             return await retrying(self._attempt, method, url, want_json, stream, kwargs)
         except tenacity.RetryError as err:
-            full = self._client.build_request(method, url, params=kwargs.get("params")).url
-            raise self._give_up(err, method, self._url(full), stream) from None
+            raise self._give_up(err, method, url, stream, kwargs) from None
 
     async def request(
         self, method: str, url: str, *, stream: str | None = None, **kwargs: Any

@@ -45,6 +45,7 @@ import pytest
 import structlog
 from pydantic import BaseModel
 
+from cintel.config import is_manifest_reference
 from cintel.http.client import HttpClient
 from cintel.logs import collect_secrets, register_secrets
 from cintel.model import validate_rows
@@ -113,7 +114,7 @@ class ConnectorConformance:
         if isinstance(target, type):
             return target
         text = str(target)
-        if isinstance(target, Path) or text.endswith((".yaml", ".yml")):
+        if isinstance(target, Path) or is_manifest_reference(text):
             from cintel.declarative import load_connector
 
             return load_connector(text)
