@@ -10,8 +10,11 @@ from typing import Any
 
 import duckdb
 import pytest
+import yaml
 from cintel import ConfigError, Pipeline
 from cintel.declarative import load_connector, load_manifest, manifest_json_schema
+from cintel.errors import ResponseError
+from cintel.source import ConnectorContext
 from cintel.testing import AcmeApi, ConnectorConformance, Faults, LoopbackServer, Reply, Request
 from conftest import ROOT, run_cli, write_yaml
 
@@ -165,6 +168,32 @@ def test_yaml_only_connector_survives_faults_exactly(tmp_path: Path) -> None:
     finally:
         con.close()
     assert rows == (300, 300)
+
+
+def test_a_misspelt_record_path_fails_the_read_instead_of_syncing_nothing(
+    tmp_path: Path,
+) -> None:
+    data = yaml.safe_load(MANIFEST.read_text())
+    data["streams"][0]["record_path"] = "dta"
+    cls = load_connector(write_yaml(tmp_path / "misspelt.cintel.yaml", data))
+    api = AcmeApi(contacts=5)
+    with LoopbackServer(api) as server:
+        base_url = server.base_url
+        config = cls.Config.model_validate({"base_url": base_url, "api_token": api.token})
+        connector = cls(config, context=ConnectorContext(source="crm", base_dir=tmp_path))
+        try:
+            (stream,) = connector.streams()
+            with pytest.raises(ResponseError) as info:
+                list(stream.read(None))
+        finally:
+            connector.close()
+    err = info.value
+    assert (err.source, err.stream, err.status) == ("crm", "contacts", 200)
+    assert err.url.startswith(f"{base_url}/v1/contacts")
+    text = str(err)
+    assert "record path 'dta' is not in the response" in text
+    assert "keys present: data, meta" in text
+    assert api.token not in text
 
 
 def test_check_with_bad_token_is_clear_and_secret_free(tmp_path: Path) -> None:

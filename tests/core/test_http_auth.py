@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import respx
-from cintel.errors import AuthError
+from cintel.errors import AuthError, HttpError, RateLimitError
 from cintel.http import (
     ApiKeyAuth,
     AsyncHttpClient,
@@ -26,6 +26,8 @@ from cintel.http import (
     OAuth2RefreshToken,
     SecretStore,
 )
+from cintel.http.auth import _fingerprint
+from cintel.http.retry import RetryPolicy
 from pydantic import SecretStr
 
 API = "https://acme.my.salesforce.com/services/data/v60.0"
@@ -328,24 +330,218 @@ def test_without_the_store_the_rotated_token_would_be_lost() -> None:
         c.get_json("/query")
 
 
+NEW_REFRESH = "5Aep861-reauthorised-token"
+
+
+def stored_entries(path: Path) -> dict[str, str]:
+    data: dict[str, str] = json.loads(path.read_text())
+    return data
+
+
 @respx.mock
-def test_invalid_grant_is_a_clear_auth_error_without_secrets() -> None:
+def test_a_new_config_token_wins_over_a_stale_stored_rotation(tmp_path: Path) -> None:
+    server = TokenServer(rotate=True)
+    token = respx.post(TOKEN_URL).mock(side_effect=server)
+    respx.get(f"{API}/query").mock(side_effect=server.api)
+    path = tmp_path / "secrets.json"
+    with sf_client(oauth(FileSecretStore(path), store_key="sf")) as c:
+        c.get_json("/query")
+    assert stored_entries(path) == {"sf": "5Aep861-rotated-1", "sf.origin": _fingerprint(REFRESH)}
+
+    # the user re-authorises: the old grant and its rotations are revoked, a new token
+    # goes into the config; the stored rotation is stale now
+    server.refresh_tokens = {NEW_REFRESH}
+    store = FileSecretStore(path)
+    auth = OAuth2RefreshToken(
+        token_url=TOKEN_URL,
+        client_id=CLIENT_ID,
+        client_secret=SecretStr(CLIENT_SECRET),
+        refresh_token=SecretStr(NEW_REFRESH),
+        store=store,
+        store_key="sf",
+    )
+    assert stored_entries(path) == {"sf": NEW_REFRESH, "sf.origin": _fingerprint(NEW_REFRESH)}
+    with sf_client(auth) as c:
+        c.get_json("/query")
+    assert form(token.calls.last.request)["refresh_token"] == NEW_REFRESH
+    assert stored_entries(path) == {
+        "sf": "5Aep861-rotated-2",
+        "sf.origin": _fingerprint(NEW_REFRESH),  # still descends from the new config token
+    }
+
+    # the next run, same config: the rotation of the new token is used
+    again = OAuth2RefreshToken(
+        token_url=TOKEN_URL,
+        client_id=CLIENT_ID,
+        client_secret=SecretStr(CLIENT_SECRET),
+        refresh_token=SecretStr(NEW_REFRESH),
+        store=FileSecretStore(path),
+        store_key="sf",
+    )
+    with sf_client(again) as c:
+        c.get_json("/query")
+    assert form(token.calls.last.request)["refresh_token"] == "5Aep861-rotated-2"
+    origin = stored_entries(path)["sf.origin"]
+    assert len(origin) == 16
+    for secret in (REFRESH, NEW_REFRESH, "5Aep861-rotated-3"):
+        assert origin not in secret
+        assert secret not in repr(again)
+        assert secret not in repr(store)
+    assert origin not in repr(again)
+
+
+@respx.mock
+def test_a_changed_config_token_replaces_the_store_entry_without_rotation() -> None:
+    server = TokenServer()  # this vendor does not rotate
+    server.refresh_tokens = {NEW_REFRESH}
+    token = respx.post(TOKEN_URL).mock(side_effect=server)
+    respx.get(f"{API}/query").mock(side_effect=server.api)
+    store = MemorySecretStore({"k": "5Aep861-stale-rotation", "k.origin": _fingerprint(REFRESH)})
+    auth = OAuth2RefreshToken(
+        token_url=TOKEN_URL,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        refresh_token=NEW_REFRESH,
+        store=store,
+        store_key="k",
+    )
+    with sf_client(auth) as c:
+        c.get_json("/query")
+    assert form(token.calls.last.request)["refresh_token"] == NEW_REFRESH
+    assert (store.get("k"), store.get("k.origin")) == (NEW_REFRESH, _fingerprint(NEW_REFRESH))
+
+
+@respx.mock
+def test_a_store_from_before_fingerprints_keeps_its_rotated_token() -> None:
+    server = TokenServer()
+    server.refresh_tokens = {"5Aep861-rotated-7"}
+    token = respx.post(TOKEN_URL).mock(side_effect=server)
+    respx.get(f"{API}/query").mock(side_effect=server.api)
+    store = MemorySecretStore({"k": "5Aep861-rotated-7"})  # no "k.origin": an older store
+    with sf_client(oauth(store, store_key="k")) as c:
+        c.get_json("/query")
+    assert form(token.calls.last.request)["refresh_token"] == "5Aep861-rotated-7"
+    assert store.get("k.origin") == _fingerprint(REFRESH)  # adopted from now on
+
+
+def token_ok(**extra: Any) -> httpx.Response:
+    return httpx.Response(200, json={"access_token": "00Dxx!access-ok", **extra})
+
+
+FAST_TOKEN_RETRY = RetryPolicy(max_attempts=4, max_wait=60, jitter=0, hint_margin=0)
+
+
+@respx.mock
+def test_token_endpoint_429_and_5xx_are_retried_with_hints_and_backoff() -> None:
+    token = respx.post(TOKEN_URL).mock(
+        side_effect=[
+            httpx.Response(503, text="maintenance"),
+            httpx.Response(429, headers={"Retry-After": "7"}),
+            httpx.Response(502),
+            token_ok(),
+        ]
+    )
+    api = respx.get(f"{API}/query").mock(return_value=httpx.Response(200, json={}))
+    waits: list[float] = []
+    auth = oauth(token_retry=FAST_TOKEN_RETRY, sleep=waits.append)
+    with sf_client(auth) as c:
+        c.get_json("/query")
+    assert token.call_count == 4
+    assert waits == [0.5, 7.0, 2.0]  # backoff, Retry-After, backoff
+    assert api.calls.last.request.headers["Authorization"] == "Bearer 00Dxx!access-ok"
+    assert auth.refreshes == 1
+
+
+@respx.mock
+def test_token_endpoint_5xx_retries_are_bounded_and_not_an_auth_error() -> None:
+    token = respx.post(TOKEN_URL).mock(return_value=httpx.Response(500, text="oops"))
+    api = respx.get(f"{API}/query").mock(return_value=httpx.Response(200, json={}))
+    waits: list[float] = []
+    auth = oauth(token_retry=FAST_TOKEN_RETRY, sleep=waits.append)
+    auth.backoff_scale = 0.0  # what a test kit does to go fast
+    with sf_client(auth) as c, pytest.raises(HttpError) as info:
+        c.get_json("/query")
+    err = info.value
+    assert not isinstance(err, AuthError)  # re-authorising would not help
+    assert token.call_count == 4
+    assert waits == [0.0, 0.0, 0.0]
+    assert api.call_count == 0
+    assert err.status == 500
+    assert err.attempts == 4
+    text = str(err)
+    assert "token endpoint failed" in text
+    for secret in (REFRESH, CLIENT_SECRET):
+        assert secret not in text
+
+
+@respx.mock
+def test_token_endpoint_asking_for_a_wait_past_the_budget_fails_at_once() -> None:
+    token = respx.post(TOKEN_URL).mock(
+        return_value=httpx.Response(429, headers={"Retry-After": "3600"})
+    )
+    waits: list[float] = []
+    with (
+        sf_client(oauth(token_retry=FAST_TOKEN_RETRY, sleep=waits.append)) as c,
+        pytest.raises(RateLimitError) as info,
+    ):
+        c.get_json("/query")
+    assert token.call_count == 1
+    assert waits == []
+    assert "3600s" in str(info.value)
+    assert "retry budget of 60s" in str(info.value)
+
+
+@respx.mock
+def test_token_endpoint_connection_errors_are_retried_by_the_client() -> None:
+    token = respx.post(TOKEN_URL).mock(side_effect=[httpx.ConnectError("refused"), token_ok()])
+    api = respx.get(f"{API}/query").mock(return_value=httpx.Response(200, json={}))
+    with sf_client(oauth()) as c:
+        c.get_json("/query")
+    assert token.call_count == 2
+    assert api.call_count == 1
+
+
+def test_async_token_endpoint_5xx_is_retried_with_the_async_sleep() -> None:
+    waits: list[float] = []
+
+    async def asleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def main() -> int:
+        async with respx.mock:
+            token = respx.post(TOKEN_URL).mock(side_effect=[httpx.Response(503), token_ok()])
+            respx.get(f"{API}/query").mock(return_value=httpx.Response(200, json={}))
+            auth = oauth(token_retry=FAST_TOKEN_RETRY, asleep=asleep, sleep=no_sleep)
+            async with AsyncHttpClient(base_url=API, auth=auth, sleep=asleep) as c:
+                await c.get_json("/query")
+            return token.call_count
+
+    assert asyncio.run(main()) == 2
+    assert waits == [0.5]
+
+
+@pytest.mark.parametrize("status", [400, 401])
+@respx.mock
+def test_invalid_grant_is_a_clear_auth_error_without_secrets(status: int) -> None:
     token = respx.post(TOKEN_URL).mock(
         return_value=httpx.Response(
-            400,
+            status,
             json={"error": "invalid_grant", "error_description": "expired access/refresh token"},
         )
     )
     api = respx.get(f"{API}/query").mock(return_value=httpx.Response(200, json={}))
-    auth = oauth()
+    waits: list[float] = []
+    auth = oauth(sleep=waits.append)
     with sf_client(auth) as c, pytest.raises(AuthError) as info:
         c.get_json("/query")
     err = info.value
     assert token.call_count == 1  # not retried: a new grant is needed
+    assert waits == []
     assert api.call_count == 0
-    assert err.status == 400
+    assert err.status == status
     assert err.method == "POST"
     text = str(err)
+    assert "the refresh token is invalid, expired or revoked" in text
     assert "invalid_grant" in text
     assert "expired access/refresh token" in text
     assert "re-authorise" in text

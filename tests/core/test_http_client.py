@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -266,6 +267,109 @@ def test_hubspot_daily_429_fails_at_once() -> None:
     assert route.call_count == 1
     assert sleeps.waits == []
     assert "86400s" in str(info.value)
+
+
+def hubspot_headers(remaining: int = 0) -> dict[str, str]:
+    """The ten-second window HubSpot announces on every response, 429s included."""
+    return {
+        "X-HubSpot-RateLimit-Max": "190",
+        "X-HubSpot-RateLimit-Remaining": str(remaining),
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+        "X-HubSpot-RateLimit-Daily": "1000000",
+        "X-HubSpot-RateLimit-Daily-Remaining": "0",
+    }
+
+
+@respx.mock
+def test_hubspot_daily_429_with_ten_second_headers_fails_at_once_by_the_connector_rule() -> None:
+    """The connector's rule wins over the generic headers' ten-second window."""
+    daily = hubspot_429("DAILY")
+    daily.headers.update(hubspot_headers())
+    route = respx.get(URL).mock(side_effect=[daily, ok()])
+    sleeps = Sleeps()
+    with (
+        client(sleeps, retry=RetryPolicy(retry_after=hubspot_wait)) as c,
+        pytest.raises(RateLimitError) as info,
+    ):
+        c.get_json("/contacts", stream="contacts")
+    assert route.call_count == 1
+    assert sleeps.waits == []
+    text = str(info.value)
+    assert "the connector's rule for this response asks to wait 86400s" in text
+    assert "retry budget of 300s" in text
+
+
+@respx.mock
+def test_connector_rule_wins_over_retry_after() -> None:
+    response = hubspot_429("TEN_SECONDLY_ROLLING")
+    response.headers["Retry-After"] = "1"
+    respx.get(URL).mock(side_effect=[response, ok()])
+    sleeps = Sleeps()
+    with client(sleeps, retry=RetryPolicy(retry_after=hubspot_wait, hint_margin=0)) as c:
+        c.get_json("/contacts")
+    assert sleeps.waits == [10.0]
+
+
+@respx.mock
+def test_connector_rule_returning_none_defers_to_the_headers() -> None:
+    unknown = hubspot_429("SOMETHING_NEW")
+    unknown.headers.update(hubspot_headers())
+    respx.get(URL).mock(
+        side_effect=[unknown, httpx.Response(429, headers={"Retry-After": "3"}), ok()]
+    )
+    sleeps = Sleeps()
+    with client(sleeps, retry=RetryPolicy(retry_after=hubspot_wait, hint_margin=0)) as c:
+        c.get_json("/contacts")
+    assert sleeps.waits == [10.0, 3.0]  # the interval header, then Retry-After
+
+
+@respx.mock
+def test_connector_rule_failing_on_a_non_json_body_defers_to_the_headers() -> None:
+    proxy = httpx.Response(
+        503, text="<html>Service Unavailable</html>", headers={"Retry-After": "2"}
+    )
+    respx.get(URL).mock(side_effect=[proxy, ok()])
+    sleeps = Sleeps()
+    rule = RetryPolicy(retry_after=lambda r: r.json().get("wait"), hint_margin=0)
+    with client(sleeps, retry=rule) as c:
+        c.get_json("/contacts")
+    assert sleeps.waits == [2.0]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_connector_rule_returning_inf_means_do_not_retry(asynchronous: bool) -> None:
+    def exhausted(response: httpx.Response) -> float | None:
+        return math.inf if response.status_code == 429 else None
+
+    retry = RetryPolicy(retry_after=exhausted, max_wait=60)
+    responses = [httpx.Response(429, headers={"Retry-After": "1"}), ok()]
+    sleeps = AsyncSleeps()
+
+    async def get_async() -> None:
+        async with AsyncHttpClient(base_url=BASE, sleep=sleeps.asleep, retry=retry, seed=1) as c:
+            await c.get_json("/contacts", stream="contacts")
+
+    def get() -> None:
+        if asynchronous:
+            asyncio.run(get_async())
+        else:
+            with client(sleeps, retry=retry) as c:
+                c.get_json("/contacts", stream="contacts")
+
+    with respx.mock:
+        route = respx.get(URL).mock(side_effect=responses)
+        with pytest.raises(RateLimitError) as info:
+            get()
+    assert route.call_count == 1
+    assert sleeps.waits == []
+    err = info.value
+    assert err.status == 429
+    assert err.attempts == 1
+    text = str(err)
+    assert "quota is exhausted" in text
+    assert "the connector's rule for this response says not to retry" in text
+    assert "retry budget of 60s" in text
+    assert "inf" not in text.replace("info", "")
 
 
 # --------------------------------------------------------------------------- budgets

@@ -30,7 +30,9 @@ from cintel.http import (
     SinglePage,
     TokenPaginator,
     select,
+    select_required,
 )
+from cintel.http.paginate import PathNotFound
 
 
 def no_sleep(_: float) -> None:
@@ -97,6 +99,34 @@ def test_select_paths() -> None:
     assert select(body, "") is body
     assert select({"done": False}, "done", True) is False  # a falsy value is not missing
     assert select([{"a": 1}], "0.a") == 1
+
+
+def test_select_required_raises_on_a_missing_step_naming_what_is_there() -> None:
+    body = {"results": [], "paging": {"next": None}, "items": [{"id": 1}]}
+    assert select_required(body, "results") == []
+    assert select_required(body, "paging.next") is None  # present as null: not missing
+    assert select_required(body, "items.0.id") == 1
+    assert select_required(body, None) is body
+    assert select_required([1, 2], "$") == [1, 2]
+    with pytest.raises(PathNotFound) as info:
+        select_required(body, "result")
+    err = info.value
+    assert (err.path, err.part, err.where) == ("result", "result", "")
+    assert str(err) == (
+        "path 'result' not found: no 'result' at the top level "
+        "(keys present: items, paging, results)"
+    )
+    with pytest.raises(PathNotFound, match=r"no 'cursor' under 'paging' \(keys present: next\)"):
+        select_required(body, "paging.cursor")
+    with pytest.raises(PathNotFound, match=r"no 'after' under 'paging.next' \(the body is empty\)"):
+        select_required(body, "paging.next.after")
+    with pytest.raises(PathNotFound, match=r"no '3' under 'items' \(a list of 1 items\)"):
+        select_required(body, "items.3")
+    with pytest.raises(PathNotFound, match=r"a list of 2 items"):
+        select_required([1, 2], "data")
+    many = {f"k{i:02d}": i for i in range(30)}
+    with pytest.raises(PathNotFound, match=r"k19, … \(30 keys\)"):
+        select_required(many, "data")
 
 
 def test_page_request_state_round_trip() -> None:

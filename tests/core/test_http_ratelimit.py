@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cintel.http import RateLimiter, parse_quota, parse_retry_after
+from cintel.http import AsyncHttpClient, HttpClient, RateLimiter, parse_quota, parse_retry_after
 from cintel.http.retry import RetryPolicy, server_wait_hint
 
 
@@ -160,8 +160,7 @@ def test_slot_is_released_when_the_wait_is_interrupted() -> None:
     lim.pause(5)
     with pytest.raises(KeyboardInterrupt):
         lim.acquire()
-    assert lim._sem is not None
-    assert lim._sem.acquire(blocking=False)  # the slot came back
+    assert lim.in_flight == 0  # the slot came back
 
 
 # --------------------------------------------------------------------------- server quota
@@ -284,6 +283,153 @@ def test_limiter_works_across_event_loops() -> None:
             return 1
 
     assert asyncio.run(main()) + asyncio.run(main()) == 2
+
+
+class InFlight:
+    """Requests inside the transports right now, and the most at once.
+
+    It shares the limiter's condition, so a test can wait for a state of both.
+    """
+
+    def __init__(self, cond: threading.Condition) -> None:
+        self.cond = cond
+        self.inside = 0
+        self.max = 0
+        self.done = 0
+        self.release = threading.Event()
+
+    def enter(self) -> None:
+        with self.cond:
+            self.inside += 1
+            self.max = max(self.max, self.inside)
+            self.cond.notify_all()
+
+    def leave(self) -> None:
+        with self.cond:
+            self.inside -= 1
+            self.done += 1
+            self.cond.notify_all()
+
+
+class HeldTransport(httpx.BaseTransport):
+    """Holds every request until ``gauge.release`` is set."""
+
+    def __init__(self, gauge: InFlight) -> None:
+        self.gauge = gauge
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.gauge.enter()
+        try:
+            assert self.gauge.release.wait(timeout=10)
+        finally:
+            self.gauge.leave()
+        return httpx.Response(200, json={"data": []})
+
+
+class AsyncHeldTransport(httpx.AsyncBaseTransport):
+    """Holds every request until ``gauge.release`` is set, without blocking its loop."""
+
+    def __init__(self, gauge: InFlight) -> None:
+        self.gauge = gauge
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.gauge.enter()
+        try:
+            assert await asyncio.to_thread(self.gauge.release.wait, 10)
+        finally:
+            self.gauge.leave()
+        return httpx.Response(200, json={"data": []})
+
+
+def test_sync_and_async_clients_on_one_limiter_share_one_concurrency_cap() -> None:
+    """Threads and two event loops together never have more than max_concurrency in flight."""
+    lim = RateLimiter(max_concurrency=2)
+    gauge = InFlight(lim._cond)
+    n_threads, n_loops, per_loop = 2, 2, 2
+    total = n_threads + n_loops * per_loop
+    errors: list[BaseException] = []
+    sync_client = HttpClient(
+        base_url="http://api.test", limiter=lim, transport=HeldTransport(gauge)
+    )
+
+    def sync_worker() -> None:
+        try:
+            sync_client.get_json("/contacts")
+        except BaseException as exc:
+            errors.append(exc)
+
+    async def async_main() -> None:
+        async with AsyncHttpClient(
+            base_url="http://api.test", limiter=lim, transport=AsyncHeldTransport(gauge)
+        ) as c:
+            await asyncio.gather(*(c.get_json("/contacts") for _ in range(per_loop)))
+
+    def loop_worker() -> None:
+        try:
+            asyncio.run(async_main())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sync_worker) for _ in range(n_threads)]
+    threads += [threading.Thread(target=loop_worker) for _ in range(n_loops)]
+    for t in threads:
+        t.start()
+    with lim._cond:
+        # too many got in, or two are in and every other caller is queued at the limiter
+        settled = lim._cond.wait_for(
+            lambda: gauge.inside > 2 or (gauge.inside == 2 and lim._waiting == total - 2),
+            timeout=10,
+        )
+        inside_then = gauge.inside
+    gauge.release.set()
+    for t in threads:
+        t.join(timeout=20)
+    sync_client.close()
+    assert not errors
+    assert settled
+    assert inside_then == 2
+    assert gauge.max == 2
+    assert gauge.done == total
+    assert (lim.in_flight, lim.waiting) == (0, 0)
+
+
+def test_a_cancelled_async_waiter_gives_up_its_place() -> None:
+    lim = RateLimiter(max_concurrency=1)
+
+    async def main() -> None:
+        async with lim.aslot():
+            waiter = asyncio.create_task(lim.aslot().__aenter__())
+            await asyncio.sleep(0)  # one step: the task runs until it waits for the slot
+            assert lim.waiting == 1
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            assert (lim.in_flight, lim.waiting) == (1, 0)
+        async with lim.aslot():  # the slot is free again
+            assert lim.in_flight == 1
+
+    asyncio.run(main())
+    assert lim.in_flight == 0
+
+
+def test_an_async_waiter_is_woken_by_a_release_in_another_thread() -> None:
+    lim = RateLimiter(max_concurrency=1)
+    lim.acquire()  # a sync caller holds the only slot
+    got_in = threading.Event()
+
+    async def main() -> None:
+        async with lim.aslot():
+            got_in.set()
+
+    t = threading.Thread(target=asyncio.run, args=(main(),))
+    t.start()
+    with lim._cond:
+        assert lim._cond.wait_for(lambda: lim._waiting == 1, timeout=10)
+    assert not got_in.is_set()
+    lim.release()
+    t.join(timeout=10)
+    assert got_in.is_set()
+    assert lim.in_flight == 0
 
 
 # --------------------------------------------------------------------------- parse_quota

@@ -19,6 +19,7 @@ from cintel.http import (
     OffsetPaginator,
     PageNumberPaginator,
     Paginator,
+    SinglePage,
     date_slices,
     format_cursor,
     parse_datetime,
@@ -627,10 +628,79 @@ def test_a_record_path_that_is_not_a_list_is_a_response_error(
 
 
 @respx.mock
-def test_an_omitted_record_list_is_an_empty_page(client: HttpClient) -> None:
-    respx.get(f"{BASE}/contacts").mock(return_value=httpx.Response(200, json={"meta": {}}))
+def test_a_misspelt_record_path_is_a_response_error_not_an_empty_sync() -> None:
+    """Without the check the page reads as empty and the sync ends with zero rows."""
+    respx.get(f"{BASE}/contacts").mock(side_effect=ContactsApi(DATA))
+
+    class Misspelt(Contacts):
+        record_path = "dta"
+
+    with (
+        HttpClient(
+            base_url=BASE, sleep=no_sleep, source="acme", params={"api_key": "sk-live-991"}
+        ) as c,
+        pytest.raises(ResponseError) as info,
+    ):
+        list(Misspelt(c).read(None))
+    err = info.value
+    assert err.stream == "contacts"
+    assert err.source == "acme"
+    assert err.status == 200
+    assert "sk-live-991" not in err.url
+    assert err.url.startswith(f"{BASE}/contacts?")
+    text = str(err)
+    assert "record path 'dta' is not in the response" in text
+    assert "no 'dta' at the top level (keys present: data, meta)" in text
+    assert "record_path" in text
+    assert "sk-live-991" not in text
+
+
+@respx.mock
+def test_a_missing_nested_record_path_names_the_level_where_it_failed(client: HttpClient) -> None:
+    respx.get(f"{BASE}/contacts").mock(
+        return_value=httpx.Response(200, json={"response": {"records": [], "total": 0}})
+    )
+
+    class Nested(Contacts):
+        record_path = "response.rows"
+
+    with pytest.raises(ResponseError, match=r"no 'rows' under 'response' \(keys present: "):
+        list(Nested(client).read(None))
+
+
+@pytest.mark.parametrize("body", [{"data": [], "meta": {}}, {"data": None, "meta": {}}])
+@respx.mock
+def test_an_empty_or_null_record_list_is_an_empty_page(client: HttpClient, body: Any) -> None:
+    respx.get(f"{BASE}/contacts").mock(return_value=httpx.Response(200, json=body))
     batches = list(Contacts(client).read(None))
     assert records_of(batches) == []
+
+
+@respx.mock
+def test_an_omitted_record_list_is_an_empty_page_when_the_api_omits_it(
+    client: HttpClient,
+) -> None:
+    respx.get(f"{BASE}/contacts").mock(return_value=httpx.Response(200, json={"meta": {}}))
+    with pytest.raises(ResponseError, match="record path 'data' is not in the response"):
+        list(Contacts(client).read(None))
+
+    class Report(Contacts):
+        record_path_optional = True  # GA4 leaves out `rows` on an empty report
+
+    assert records_of(list(Report(client).read(None))) == []
+
+
+@respx.mock
+def test_a_top_level_list_body_needs_no_record_path(client: HttpClient) -> None:
+    respx.get(f"{BASE}/contacts").mock(return_value=httpx.Response(200, json=DATA[:2]))
+
+    class Flat(Contacts):
+        record_path = None
+
+        def paginator(self) -> Paginator:
+            return SinglePage()
+
+    assert ids(list(Flat(client).read(None))) == ["c1", "c2"]
 
 
 @respx.mock

@@ -33,10 +33,12 @@ from cintel.http.paginate import (
     PageNumberPaginator,
     PageRequest,
     Paginator,
+    PathNotFound,
     QueryCapReached,
     SinglePage,
     TokenPaginator,
     select,
+    select_required,
 )
 from cintel.http.ratelimit import RateLimiter
 from cintel.http.retry import RetryPolicy, parse_quota, parse_retry_after
@@ -61,6 +63,7 @@ __all__ = [
     "PageNumberPaginator",
     "PageRequest",
     "Paginator",
+    "PathNotFound",
     "QueryCapReached",
     "RateLimiter",
     "RetryPolicy",
@@ -75,5 +78,6 @@ __all__ = [
     "redact_url",
     "render",
     "select",
+    "select_required",
     "shift_cursor",
 ]

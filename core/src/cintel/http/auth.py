@@ -7,6 +7,8 @@
 ``OAuth2RefreshToken`` a refresh token exchanged for access tokens: cached, renewed
                        before expiry and once on a 401; a **rotated** refresh token is
                        saved to a :class:`SecretStore` so the next run starts with it
+                       (unless the configured token changed since: the user
+                       re-authorised); the token endpoint's 429/5xx are retried
 =====================  ==============================================================
 
 Every class registers its secrets for redaction and keeps them out of ``repr``.
@@ -16,20 +18,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import os
+import random
 import tempfile
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
 from pydantic import SecretStr
 
-from cintel.errors import AuthError
+from cintel.errors import AuthError, HttpError, RateLimitError
 from cintel.http._util import excerpt, redact_url
+from cintel.http.retry import RetryPolicy, wait_hint
 from cintel.logs import register_secrets
 
 __all__ = [
@@ -185,6 +190,15 @@ class FileSecretStore:
 
 
 # ----------------------------------------------------------------------------- OAuth2
+#: Retries of the token endpoint: a few attempts within a minute (429 and 5xx only).
+TOKEN_RETRY = RetryPolicy(max_attempts=4, max_wait=60.0, backoff_initial=1.0, backoff_max=10.0)
+
+
+def _fingerprint(token: str) -> str:
+    """A short one-way fingerprint of a refresh token: tells tokens apart, reveals nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
 class OAuth2RefreshToken(httpx.Auth):
     """OAuth 2.0 refresh-token grant with a cached access token.
 
@@ -194,9 +208,23 @@ class OAuth2RefreshToken(httpx.Auth):
     before the access token is used; the next run reads it from there rather
     than the (now revoked) one in the config. ``on_token`` receives the token
     response (Salesforce's ``instance_url``).
+
+    Next to the rotated token, ``<store_key>.origin`` keeps a fingerprint (a
+    truncated SHA-256) of the configured token it descends from. When the
+    configured token no longer matches it, the user re-authorised and put a new
+    token in the config: that one wins and replaces the stored entry.
+
+    The token endpoint's 429 and 5xx answers are retried as ``token_retry``
+    says (``Retry-After`` honoured, bounded backoff scaled by ``backoff_scale``,
+    waits through ``sleep``/``asleep``); connection errors and timeouts surface
+    as transport errors, which :class:`~cintel.http.HttpClient` retries with the
+    request. A 400/401 (``invalid_grant``: the refresh token is revoked or
+    expired) is never retried: it needs a new authorisation.
     """
 
     requires_response_body = True
+    #: Multiplies backoff waits of the token endpoint (not its hints); tests set it near 0.
+    backoff_scale: float = 1.0
 
     def __init__(
         self,
@@ -213,6 +241,9 @@ class OAuth2RefreshToken(httpx.Auth):
         extra: Mapping[str, str] | None = None,
         on_token: Callable[[dict[str, Any]], None] | None = None,
         clock: Callable[[], float] = time.time,
+        token_retry: RetryPolicy = TOKEN_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if client_auth not in ("body", "basic"):
             raise ValueError("client_auth must be 'body' or 'basic'")
@@ -221,14 +252,19 @@ class OAuth2RefreshToken(httpx.Auth):
         self._client_secret = _reveal(client_secret)
         self.store = store if store is not None else MemorySecretStore()
         self.store_key = store_key or f"oauth2:{token_url}:{client_id}"
-        stored = self.store.get(self.store_key)
-        self._refresh_token = _reveal(stored) if stored else _reveal(refresh_token)
+        configured = _reveal(refresh_token)
+        self._origin = _fingerprint(configured)
+        self._refresh_token = self._starting_token(configured)
         self.scope = scope
         self.refresh_margin = refresh_margin
         self.client_auth = client_auth
         self.extra = dict(extra or {})
         self.on_token = on_token
         self._clock = clock
+        self.token_retry = token_retry
+        self._sleep = sleep
+        self._asleep = asleep
+        self._rng = random.Random()  # noqa: S311 - jitter, not crypto
         self._access_token: str | None = None
         self._expires_at = 0.0
         self._tlock = threading.Lock()
@@ -239,6 +275,31 @@ class OAuth2RefreshToken(httpx.Auth):
         return f"<OAuth2RefreshToken token_url={self.token_url!r} client_id={self.client_id!r}>"
 
     # helpers -----------------------------------------------------------------
+    @property
+    def _origin_key(self) -> str:
+        return f"{self.store_key}.origin"
+
+    def _starting_token(self, configured: str) -> str:
+        """The stored (rotated) token, unless the configured one changed since it was stored."""
+        stored = self.store.get(self.store_key)
+        if not stored:
+            return configured
+        origin = self.store.get(self._origin_key)
+        if origin == self._origin:
+            return _reveal(stored)  # a rotation of this very config token
+        if origin is None:
+            # stored before fingerprints were kept: assume it descends from this config
+            self.store.set(self._origin_key, self._origin)
+            return _reveal(stored)
+        # the user re-authorised: the new config token wins and replaces the stale rotation
+        self._store(configured)
+        return configured
+
+    def _store(self, token: str) -> None:
+        register_secrets([token])
+        self.store.set(self.store_key, token)  # durable before first use
+        self.store.set(self._origin_key, self._origin)
+
     def _needs_refresh(self) -> bool:
         return self._access_token is None or self._clock() >= self._expires_at - self.refresh_margin
 
@@ -255,32 +316,77 @@ class OAuth2RefreshToken(httpx.Auth):
             form["scope"] = self.scope
         return httpx.Request("POST", self.token_url, data=form, headers=headers)
 
-    def _apply(self, response: httpx.Response) -> None:
+    def _token_outcome(self, response: httpx.Response, attempt: int, waited: float) -> float | None:
+        """Use a token response: ``None`` once applied, else the seconds to wait and retry.
+
+        Raises when the refresh failed for good.
+        """
+        policy = self.token_retry
+        if not policy.should_retry(response):
+            self._apply(response, attempt)
+            return None
+        hint = wait_hint(response, policy)
+        seconds = hint.seconds if hint is not None else None
+        wait = policy.delay(attempt, seconds, self._rng.random(), self.backoff_scale)
+        if not policy.exhausted(attempt, waited, wait):
+            return wait
+        status = response.status_code
+        budget = f"retry budget of {policy.max_wait:g}s"
+        error_cls: type[HttpError] = HttpError
+        if status == 429:
+            error_cls = RateLimitError
+            if seconds is not None and seconds > policy.max_wait:
+                message = (
+                    f"the OAuth2 token endpoint is rate limiting; it asks to wait "
+                    f"{seconds:.0f}s, which would pass the {budget}"
+                )
+            else:
+                message = "the OAuth2 token endpoint is still rate limiting after every retry"
+        else:
+            message = (
+                f"the OAuth2 token endpoint failed (HTTP {status} "
+                f"{response.reason_phrase}); gave up, try again later"
+            )
+        raise error_cls(
+            message,
+            method="POST",
+            url=redact_url(self.token_url),
+            status=status,
+            body=excerpt(response.content),
+            attempts=attempt,
+        )
+
+    def _apply(self, response: httpx.Response, attempts: int = 1) -> None:
         url = redact_url(self.token_url)
         try:
             body = response.json()
         except ValueError:
             body = None
         if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
-            reason = ""
-            if isinstance(body, dict) and "error" in body:
-                reason = f": {body.get('error')}"
+            error = body.get("error") if isinstance(body, dict) else None
+            detail = ""
+            if error:
+                detail = str(error)
                 if body.get("error_description"):
-                    reason += f" ({body['error_description']})"
+                    detail += f" ({body['error_description']})"
+                detail = excerpt(detail, 200)  # secret-free, one line
+            if error == "invalid_grant":
+                what = f"the refresh token is invalid, expired or revoked (OAuth2 {detail})"
+            else:
+                what = "OAuth2 token refresh failed" + (f": {detail}" if detail else "")
             raise AuthError(
-                f"OAuth2 token refresh failed{reason}; re-authorise the app to get a new "
-                "refresh token",
+                f"{what}; re-authorise the app to get a new refresh token and put it in the config",
                 method="POST",
                 url=url,
                 status=response.status_code,
                 body=excerpt(response.content),
+                attempts=attempts,
             )
         access = str(body["access_token"])
         register_secrets([access])
         rotated = body.get("refresh_token")
         if rotated and rotated != self._refresh_token:
-            register_secrets([str(rotated)])
-            self.store.set(self.store_key, str(rotated))  # durable before first use
+            self._store(str(rotated))  # durable before first use
             self._refresh_token = str(rotated)
         expires_in = body.get("expires_in")
         try:
@@ -297,24 +403,32 @@ class OAuth2RefreshToken(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {self._access_token}"
 
     # flows ---------------------------------------------------------------------
+    def _refresh(self) -> Generator[httpx.Request, httpx.Response, None]:
+        attempt, waited = 0, 0.0
+        while True:
+            attempt += 1
+            token_response = yield self._token_request()
+            token_response.read()
+            wait = self._token_outcome(token_response, attempt, waited)
+            if wait is None:
+                return
+            self._sleep(wait)
+            waited += wait
+
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         if self._needs_refresh():
             with self._tlock:
                 if self._needs_refresh():
-                    token_response = yield self._token_request()
-                    token_response.read()
-                    self._apply(token_response)
+                    yield from self._refresh()
         used = self._access_token
         self._authorise(request)
         response = yield request
         if response.status_code == 401:
             with self._tlock:
                 if self._access_token == used:  # nobody renewed it meanwhile
-                    token_response = yield self._token_request()
-                    token_response.read()
-                    self._apply(token_response)
+                    yield from self._refresh()
             self._authorise(request)
             yield request
 
@@ -323,20 +437,24 @@ class OAuth2RefreshToken(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         if self._alock is None:
             self._alock = asyncio.Lock()
-        if self._needs_refresh():
-            async with self._alock:
-                if self._needs_refresh():
-                    token_response = yield self._token_request()
-                    await token_response.aread()
-                    self._apply(token_response)
-        used = self._access_token
-        self._authorise(request)
-        response = yield request
-        if response.status_code == 401:
-            async with self._alock:
-                if self._access_token == used:
-                    token_response = yield self._token_request()
-                    await token_response.aread()
-                    self._apply(token_response)
+        used: str | None = None
+        for renewal in (False, True):  # before the request, then once after a 401
+            stale = self._access_token == used if renewal else self._needs_refresh()
+            if stale:
+                async with self._alock:
+                    stale = self._access_token == used if renewal else self._needs_refresh()
+                    attempt, waited = 0, 0.0
+                    while stale:  # an async generator cannot ``yield from`` _refresh
+                        attempt += 1
+                        token_response = yield self._token_request()
+                        await token_response.aread()
+                        wait = self._token_outcome(token_response, attempt, waited)
+                        if wait is None:
+                            break
+                        await self._asleep(wait)
+                        waited += wait
+            used = self._access_token
             self._authorise(request)
-            yield request
+            response = yield request
+            if response.status_code != 401:
+                return

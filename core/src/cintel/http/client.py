@@ -26,6 +26,7 @@ masked), a body excerpt and the stream. The transport is injectable
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -42,7 +43,7 @@ from cintel import __version__
 from cintel.errors import AuthError, HttpError, RateLimitError, ResponseError
 from cintel.http._util import excerpt, redact_url
 from cintel.http.ratelimit import RateLimiter
-from cintel.http.retry import RetryPolicy, parse_quota, server_wait_hint
+from cintel.http.retry import RetryPolicy, parse_quota, wait_hint
 
 __all__ = ["AsyncHttpClient", "ErrorCheck", "HttpClient", "JsonResponse"]
 
@@ -80,6 +81,7 @@ class _Retry(Exception):
         *,
         status: int | None = None,
         hint: float | None = None,
+        hint_source: str = "server",
         body: str = "",
         rate_limited: bool = False,
     ) -> None:
@@ -87,6 +89,7 @@ class _Retry(Exception):
         self.reason = reason
         self.status = status
         self.hint = hint
+        self.hint_source = hint_source
         self.body = body
         self.rate_limited = rate_limited
 
@@ -131,16 +134,13 @@ class _Base:
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _Retry) and exc.hint is not None:
-                return exc.hint + policy.hint_margin
-            return policy.backoff(state.attempt_number, self._rng.random()) * self.backoff_scale
+            hint = exc.hint if isinstance(exc, _Retry) else None
+            return policy.delay(state.attempt_number, hint, self._rng.random(), self.backoff_scale)
 
         def stop(state: tenacity.RetryCallState) -> bool:
             # The budget is the sum of the waits (``idle_for``), not the wall clock since
             # the first attempt: request time does not count, and an injected sleep works.
-            if state.attempt_number >= policy.max_attempts:
-                return True
-            return state.idle_for + state.upcoming_sleep > policy.max_wait
+            return policy.exhausted(state.attempt_number, state.idle_for, state.upcoming_sleep)
 
         return {
             "stop": stop,
@@ -186,11 +186,23 @@ class _Base:
         out_of_time = attempts < self.retry.max_attempts
         budget = f"retry budget of {self.retry.max_wait:g}s"
         if exc.rate_limited:
-            if out_of_time and exc.hint is not None:
-                message = (
-                    f"rate limited; the server asks to wait {exc.hint:.0f}s, "
-                    f"which would pass the {budget}"
+            too_long = exc.hint is not None and exc.hint > self.retry.max_wait
+            if exc.hint is not None and (out_of_time or too_long):
+                who = (
+                    "the connector's rule for this response"
+                    if exc.hint_source == "connector"
+                    else "the server"
                 )
+                if math.isinf(exc.hint):
+                    message = (
+                        f"rate limited and the quota is exhausted: {who} says not to retry "
+                        f"(the wait is beyond the {budget})"
+                    )
+                else:
+                    message = (
+                        f"rate limited; {who} asks to wait {exc.hint:.0f}s, "
+                        f"which would pass the {budget}"
+                    )
             else:
                 message = "still rate limited after every retry"
             return RateLimitError(
@@ -231,10 +243,12 @@ class _Base:
             rate_limited = status == 429 or (
                 self.retry.retry_on is not None and self.retry.retry_on(response)
             )
+            hint = wait_hint(response, self.retry)
             raise _Retry(
                 f"HTTP {status} {response.reason_phrase}".strip(),
                 status=status,
-                hint=server_wait_hint(response, self.retry),
+                hint=hint.seconds if hint is not None else None,
+                hint_source=hint.source if hint is not None else "server",
                 body=excerpt(response.content),
                 rate_limited=rate_limited,
             )

@@ -6,7 +6,7 @@ A paginator is small and stateful for one walk through a listing::
     request = paginator.first()       # PageRequest(params={"offset": 0, "limit": 100})
     while request is not None:
         page = client.get_json(url, params={**base, **request.params})
-        records = select(page.body, "members")
+        records = select_required(page.body, "members")  # a misspelt path raises
         request = paginator.next(page, records)
 
 ``next`` returns ``None`` exactly when the vendor signals the end (see
@@ -41,35 +41,95 @@ __all__ = [
     "PageNumberPaginator",
     "PageRequest",
     "Paginator",
+    "PathNotFound",
     "QueryCapReached",
     "SinglePage",
     "TokenPaginator",
     "select",
+    "select_required",
 ]
 
 _MISSING = object()
 
 
+class PathNotFound(LookupError):
+    """A dotted path is not in a JSON body: ``part`` is missing at ``where``.
+
+    ``where`` is the path up to the level where the lookup failed (``""`` for the
+    top level) and ``available`` describes what is there instead: the keys of an
+    object, the length of a list, or the type of a scalar.
+    """
+
+    def __init__(self, path: str, part: str, where: str, available: str) -> None:
+        self.path = path
+        self.part = part
+        self.where = where
+        self.available = available
+        at = f"under {where!r}" if where else "at the top level"
+        super().__init__(f"path {path!r} not found: no {part!r} {at} ({available})")
+
+
+def _available(value: Any, limit: int = 20) -> str:
+    if isinstance(value, Mapping):
+        keys = sorted(str(k) for k in value)
+        if not keys:
+            return "an empty object"
+        shown = ", ".join(keys[:limit]) + (f", … ({len(keys)} keys)" if len(keys) > limit else "")
+        return f"keys present: {shown}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    return "the body is empty" if value is None else f"a {type(value).__name__}, not an object"
+
+
+def _walk(body: Any, parts: Sequence[str]) -> tuple[Any, int]:
+    """The value at ``parts``, or ``_MISSING`` and the index of the step that failed."""
+    current = body
+    for index, part in enumerate(parts):
+        if isinstance(current, Mapping):
+            nxt = current.get(part, _MISSING)
+        elif isinstance(current, list) and part.lstrip("-").isdigit():
+            i = int(part)
+            nxt = current[i] if -len(current) <= i < len(current) else _MISSING
+        else:
+            nxt = _MISSING
+        if nxt is _MISSING:
+            return _MISSING, index
+        current = nxt
+    return current, len(parts)
+
+
+def _parts(path: str | Sequence[str]) -> list[str]:
+    return path.split(".") if isinstance(path, str) else list(path)
+
+
 def select(body: Any, path: str | Sequence[str] | None, default: Any = None) -> Any:
     """Value at a dotted ``path`` in a JSON body (``"paging.next.after"``, ``"items.0.id"``).
 
-    ``None``, ``""`` or ``"$"`` is the body itself. A missing step gives ``default``.
+    ``None``, ``""`` or ``"$"`` is the body itself. A missing step gives ``default``
+    (right for optional values: a cursor that is absent on the last page). For a
+    value that must be there, such as the list of records, use :func:`select_required`.
     """
     if path is None or path in ("", "$"):
         return body
-    parts = path.split(".") if isinstance(path, str) else list(path)
-    current = body
-    for part in parts:
-        if isinstance(current, Mapping):
-            current = current.get(part, _MISSING)
-        elif isinstance(current, list) and part.lstrip("-").isdigit():
-            index = int(part)
-            current = current[index] if -len(current) <= index < len(current) else _MISSING
-        else:
-            current = _MISSING
-        if current is _MISSING:
-            return default
-    return current
+    value, _ = _walk(body, _parts(path))
+    return default if value is _MISSING else value
+
+
+def select_required(body: Any, path: str | Sequence[str] | None) -> Any:
+    """Like :func:`select`, but a missing step raises :class:`PathNotFound`.
+
+    A step that is present with the value ``null`` is not missing: ``null`` is returned.
+    """
+    if path is None or path in ("", "$"):
+        return body
+    parts = _parts(path)
+    value, failed = _walk(body, parts)
+    if value is _MISSING:
+        level, _ = _walk(body, parts[:failed])
+        raise PathNotFound(
+            ".".join(parts), parts[failed], ".".join(parts[:failed]), _available(level)
+        )
+    return value
 
 
 class QueryCapReached(Exception):

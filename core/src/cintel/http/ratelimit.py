@@ -10,7 +10,11 @@ It enforces three things before each request:
 
 1. at most ``requests`` requests start in any ``per``-second window (a sliding
    window of start times, so bursts are smoothed rather than refused);
-2. at most ``max_concurrency`` requests in flight;
+2. at most ``max_concurrency`` requests in flight, counted **once** for every
+   client that shares the limiter: sync clients in threads and async clients
+   in any number of event loops (one counter under a lock; a thread waits on a
+   condition, a task awaits a future that a release wakes through its loop's
+   ``call_soon_threadsafe``, so the event loop is never blocked);
 3. the **server's** remaining quota: after each response the client reports
    ``(remaining, reset)`` parsed from the vendor's headers; when the quota is
    down to ``reserve`` the limiter holds every stream until the reset instead
@@ -24,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 
 __all__ = ["LimiterStats", "RateLimiter"]
@@ -76,8 +80,11 @@ class RateLimiter:
         self._paused_until = 0.0
         self._quota_remaining: int | None = None
         self._quota_reset = 0.0
-        self._sem = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
-        self._async_sems: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        # one concurrency count for threads and every event loop alike
+        self._in_flight = 0
+        self._waiting = 0
+        self._cond = threading.Condition(threading.Lock())
+        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.stats = LimiterStats()
 
     def __repr__(self) -> str:
@@ -122,11 +129,78 @@ class RateLimiter:
             self._quota_remaining = remaining
             self._quota_reset = self._clock() + reset_in
 
+    # ----------------------------------------------------------------- concurrency
+    @property
+    def in_flight(self) -> int:
+        """Concurrency slots held now (sync and async together)."""
+        with self._cond:
+            return self._in_flight
+
+    @property
+    def waiting(self) -> int:
+        """Callers (threads and tasks) waiting for a concurrency slot now."""
+        with self._cond:
+            return self._waiting
+
+    def _try_take(self) -> bool:
+        """Take a slot if one is free; the caller holds ``self._cond``."""
+        if self.max_concurrency is None or self._in_flight < self.max_concurrency:
+            self._in_flight += 1
+            return True
+        return False
+
+    def _take(self) -> None:
+        with self._cond:
+            if self._try_take():
+                return
+            self._waiting += 1
+            self._cond.notify_all()  # for observers of ``waiting``; waiters re-check and wait
+            try:
+                while not self._try_take():
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
+
+    async def _atake(self) -> None:
+        loop = asyncio.get_running_loop()
+        counted = False
+        try:
+            while True:
+                with self._cond:
+                    if self._try_take():
+                        return
+                    if not counted:
+                        counted = True
+                        self._waiting += 1
+                        self._cond.notify_all()
+                    woken: asyncio.Future[None] = loop.create_future()
+                    self._async_waiters.append((loop, woken))
+                try:
+                    await woken
+                finally:
+                    with self._cond:
+                        if (loop, woken) in self._async_waiters:
+                            self._async_waiters.remove((loop, woken))
+        finally:
+            if counted:
+                with self._cond:
+                    self._waiting -= 1
+
+    def _give_back(self) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+            # every waiting task tries again; those that lose wait for the next release
+            waiters, self._async_waiters = self._async_waiters, []
+        for loop, woken in waiters:
+            with suppress(RuntimeError):  # that loop is closed: nobody waits there any more
+                loop.call_soon_threadsafe(_wake, woken)
+
     # ----------------------------------------------------------------- sync
     def acquire(self) -> None:
         """Wait for a concurrency slot and a start time (blocking)."""
-        if self._sem is not None:
-            self._sem.acquire()
+        if self.max_concurrency is not None:
+            self._take()
         try:
             delay = self.reserve_slot()
             if delay > 0:
@@ -137,8 +211,8 @@ class RateLimiter:
 
     def release(self) -> None:
         """Give back the concurrency slot taken by :meth:`acquire`."""
-        if self._sem is not None:
-            self._sem.release()
+        if self.max_concurrency is not None:
+            self._give_back()
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -150,29 +224,20 @@ class RateLimiter:
             self.release()
 
     # ----------------------------------------------------------------- async
-    def _async_sem(self) -> asyncio.Semaphore | None:
-        if self.max_concurrency is None:
-            return None
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            sem = self._async_sems.get(loop)
-            if sem is None:
-                for old in [lp for lp in self._async_sems if lp.is_closed()]:
-                    del self._async_sems[old]
-                sem = self._async_sems[loop] = asyncio.Semaphore(self.max_concurrency)
-            return sem
-
     @asynccontextmanager
     async def aslot(self) -> AsyncIterator[None]:
-        """``async with limiter.aslot(): await send()``."""
-        sem = self._async_sem()
-        if sem is not None:
-            await sem.acquire()
+        """``async with limiter.aslot(): await send()`` (shares the cap with sync callers)."""
+        if self.max_concurrency is not None:
+            await self._atake()
         try:
             delay = self.reserve_slot()
             if delay > 0:
                 await self._asleep(delay)
             yield
         finally:
-            if sem is not None:
-                sem.release()
+            self.release()
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)

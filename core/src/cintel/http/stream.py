@@ -40,7 +40,15 @@ from cintel.http.incremental import (
     format_cursor,
     shift_cursor,
 )
-from cintel.http.paginate import PageRequest, Paginator, QueryCapReached, SinglePage, select
+from cintel.http.paginate import (
+    PageRequest,
+    Paginator,
+    PathNotFound,
+    QueryCapReached,
+    SinglePage,
+    select,
+    select_required,
+)
 from cintel.source import Record, RecordBatch, Stream
 from cintel.state import CursorTracker, record_key
 
@@ -79,7 +87,13 @@ class HttpStream(Stream):
 
     path: str = ""
     method: str = "GET"
+    #: Dotted path of the record list in the body; ``None``: the body is the list. A path
+    #: missing from a body is an error (a misspelt path would read every page as empty);
+    #: a present ``[]`` or ``null`` is an empty page.
     record_path: str | None = None
+    #: The API omits the record list on an empty page (GA4 leaves out ``rows``): a
+    #: missing ``record_path`` then reads as an empty page instead of an error.
+    record_path_optional: bool = False
     params: Mapping[str, Any] = {}
     json_body: Mapping[str, Any] | None = None
     #: Query parameter that receives the lower bound (``since``); ``None`` when the
@@ -112,21 +126,38 @@ class HttpStream(Stream):
 
     # reading ----------------------------------------------------------------------
     def _records(self, page: JsonResponse) -> list[Record]:
-        found = select(page.body, self.record_path)
-        if found is None and page.body is not None and self.record_path:
-            found = []  # an empty report may omit the list (GA4 omits rows)
+        try:
+            found = select_required(page.body, self.record_path)
+        except PathNotFound as missing:
+            if self.record_path_optional and page.body is not None:
+                found = None
+            else:
+                raise self._bad_page(
+                    page,
+                    f"record path {missing.path!r} is not in the response: no {missing.part!r} "
+                    + (f"under {missing.where!r}" if missing.where else "at the top level")
+                    + f" ({missing.available}); check the stream's record_path",
+                ) from None
+        if found is None and self.record_path:
+            found = []  # an explicit null: an empty page
         if not isinstance(found, list):
-            raise ResponseError(
+            raise self._bad_page(
+                page,
                 f"expected a list of records at {self.record_path or 'the top level'!r}, "
                 f"got {type(found).__name__}",
-                method=page.response.request.method,
-                url=self.client._url(page.response.request.url),
-                status=page.response.status_code,
-                body=excerpt(page.response.content),
-                source=self.client.source,
-                stream=self.name,
             )
         return [r for r in found if isinstance(r, dict)]
+
+    def _bad_page(self, page: JsonResponse, message: str) -> ResponseError:
+        return ResponseError(
+            excerpt(message, 600),
+            method=page.response.request.method,
+            url=self.client._url(page.response.request.url),
+            status=page.response.status_code,
+            body=excerpt(page.response.content),
+            source=self.client.source,
+            stream=self.name,
+        )
 
     def _context(self, cursor: Any, window: tuple[Any, Any] | None) -> dict[str, Any]:
         ctx: dict[str, Any] = {
