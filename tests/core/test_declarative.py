@@ -196,6 +196,44 @@ def test_a_misspelt_record_path_fails_the_read_instead_of_syncing_nothing(
     assert api.token not in text
 
 
+@pytest.mark.parametrize("optional", [True, False])
+def test_record_path_optional_reads_an_omitted_list_as_an_empty_page(
+    tmp_path: Path, optional: bool
+) -> None:
+    """GA4 leaves out ``rows`` on an empty report: only record_path_optional allows it."""
+    stream: dict[str, Any] = {"name": "report", "path": "/v1/report", "record_path": "rows"}
+    if optional:
+        stream["record_path_optional"] = True
+    data = {
+        "name": "ga_like",
+        "config": {"base_url": {"required": True}},
+        "base_url": "{{ config.base_url }}",
+        "streams": [stream],
+    }
+    cls = load_connector(write_yaml(tmp_path / f"ga_like_{optional}.cintel.yaml", data))
+
+    def handler(request: Request) -> Reply:
+        return Reply(200, json={"rowCount": 0, "kind": "analyticsData#runReport"})
+
+    with LoopbackServer(handler) as server:
+        config = cls.Config.model_validate({"base_url": server.base_url})
+        connector = cls(config, context=ConnectorContext(source="ga", base_dir=tmp_path))
+        try:
+            (report,) = connector.streams()
+            if optional:
+                batches = list(report.read(None))
+                assert sum(len(b.records) for b in batches) == 0
+            else:
+                with pytest.raises(ResponseError) as info:
+                    list(report.read(None))
+        finally:
+            connector.close()
+    if not optional:
+        text = str(info.value)
+        assert "record path 'rows' is not in the response" in text
+        assert "keys present: kind, rowCount" in text
+
+
 def test_check_with_bad_token_is_clear_and_secret_free(tmp_path: Path) -> None:
     api = AcmeApi(contacts=5)
     with LoopbackServer(api) as server:

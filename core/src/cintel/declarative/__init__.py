@@ -212,6 +212,7 @@ class DeclarativeStream(HttpStream):
         self.params = spec.params
         self.json_body = spec.json_body
         self.record_path = spec.record_path
+        self.record_path_optional = spec.record_path_optional
         self.primary_key = tuple(spec.primary_key)
         self.write_disposition = spec.write_disposition
         self.config_values = config

@@ -213,7 +213,16 @@ class StreamSpec(_Strict):
     method: Literal["GET", "POST"] = Field("GET", description="HTTP method.")
     params: dict[str, Any] = Field(default_factory=dict, description="Query parameters.")
     json_body: dict[str, Any] | None = Field(None, description="JSON body (POST search).")
-    record_path: str | None = Field(None, description="Dotted path of the record list.")
+    record_path: str | None = Field(
+        None,
+        description="Dotted path of the record list; omitted: the body is the list. A path "
+        "missing from a response is an error naming the keys present.",
+    )
+    record_path_optional: bool = Field(
+        False,
+        description="The API omits the record list on an empty page (GA4 leaves out `rows`): "
+        "a missing record_path reads as an empty page instead of an error.",
+    )
     primary_key: list[str] = Field(default_factory=list, description="Primary key fields.")
     write_disposition: Literal["append", "merge", "replace"] | None = Field(
         None, description="Default: merge with a primary key, else append."

@@ -46,6 +46,7 @@ import structlog
 from pydantic import BaseModel
 
 from cintel.config import is_manifest_reference
+from cintel.http.auth import OAuth2RefreshToken
 from cintel.http.client import HttpClient
 from cintel.logs import collect_secrets, register_secrets
 from cintel.model import validate_rows
@@ -107,6 +108,7 @@ class ConnectorConformance:
     @pytest.fixture(autouse=True)
     def _fast_backoff(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(HttpClient, "backoff_scale", self.backoff_scale)
+        monkeypatch.setattr(OAuth2RefreshToken, "backoff_scale", self.backoff_scale)
 
     def connector_class(self) -> type[Connector]:
         """Resolve :attr:`connector` the way ``cintel.yaml`` would."""
