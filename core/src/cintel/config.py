@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cintel.errors import ConfigError
+from cintel.identity.config import IdentityConfig
 from cintel.source import WriteDisposition
 
 __all__ = [
@@ -184,6 +185,10 @@ class PipelineConfig(_Strict):
         description="The sink; a DuckDB file `cintel.duckdb` beside the config when omitted.",
     )
     run: RunOptions = Field(default_factory=RunOptions, description="Run options.")
+    identity: IdentityConfig = Field(
+        default_factory=IdentityConfig,
+        description="Normalization, identity resolution guards and golden-record rules.",
+    )
     base_dir: Path = Field(
         default_factory=Path.cwd,
         exclude=True,

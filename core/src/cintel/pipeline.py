@@ -28,6 +28,7 @@ truncating again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import queue
 import sys
@@ -41,7 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import pyarrow as pa
@@ -55,10 +56,13 @@ from cintel.config import (
     load_config,
 )
 from cintel.errors import CintelError, ConfigError, ErrorBudgetExceeded, RunFailedError
+from cintel.identity.normalize import Normalizer
 from cintel.logs import collect_secrets, ensure_logging, redact, register_secrets
+from cintel.model import to_arrow, validate_rows
 from cintel.plugins import Plugins
 from cintel.sink import (
     DeadLetter,
+    DeadLetterKind,
     DeadLetterRow,
     RunRecord,
     Sink,
@@ -75,6 +79,10 @@ from cintel.source import (
     WriteDisposition,
 )
 from cintel.state import record_key
+
+if TYPE_CHECKING:
+    from cintel.identity.profile import CustomerProfile
+    from cintel.identity.unify import UnifyResult
 
 __all__ = [
     "BatchInfo",
@@ -300,6 +308,16 @@ def _new_run_id() -> str:
 
 def _to_array(values: list[Any]) -> pa.Array:
     """An arrow array of promoted values; mixed or nested types fall back to text."""
+    first = next((v for v in values if v is not None), None)
+    if isinstance(first, datetime) and first.tzinfo is not None:
+        # aware datetimes as naive UTC: pyarrow would import pandas to convert them
+        try:
+            naive = [
+                v.astimezone(UTC).replace(tzinfo=None) if v is not None else None for v in values
+            ]
+            return pa.array(naive, pa.timestamp("us", tz="UTC"))
+        except (AttributeError, TypeError, ValueError, pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # not all datetimes: the general path below
     try:
         arr = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
@@ -404,6 +422,11 @@ class Pipeline:
                 raise ConfigError(problems)
             self._connectors = connectors
         return self._connectors
+
+    @functools.cached_property
+    def normalizer(self) -> Normalizer:
+        """Normalizes canonical rows before they load (``identity.normalize`` settings)."""
+        return Normalizer(self.config.identity.normalize)
 
     def _validated_sink_config(self) -> BaseModel:
         if self._sink_config is None:
@@ -534,6 +557,51 @@ class Pipeline:
         with self.sink() as sink:
             return sink.list_runs(self.name, limit)
 
+    # ------------------------------------------------------------------ customers
+    def has_canonical(self) -> bool:
+        """Whether the store holds canonical tables (something for unify to read)."""
+        from cintel.model import ENTITIES
+
+        with self.sink() as sink:
+            return bool(set(ENTITIES) & set(sink.table_names()))
+
+    def unify(self, *, progress: Callable[[str], None] | None = None) -> UnifyResult:
+        """Run the unify step over everything loaded: customers, ids, golden records.
+
+        Takes the pipeline lock (a sync and a unify never overlap). ``cintel sync``
+        calls it after loading unless ``--no-unify``; from Python, call it after
+        :meth:`run`.
+        """
+        from cintel.identity.unify import Unifier  # ibis only when unifying
+
+        sink = self.sink()
+        with sink.lock(self.name), sink:
+            unifier = Unifier(
+                sink.ibis(),
+                self.config.identity,
+                transaction=sink.transaction,
+                progress=progress,
+            )
+            return unifier.run()
+
+    def profile(self, identifier: str, *, limit: int = 50) -> list[CustomerProfile]:
+        """Unified customers an identifier (email, phone, ``type:value``, ``cus_…``) points at.
+
+        Usually one; several when the identifier is shared (``info@``) and so
+        merged nobody. Empty when nobody has it (or unify has not run yet).
+        """
+        from cintel.identity.profile import find_customers, load_profile
+
+        with self.sink() as sink:
+            con = sink.ibis()
+            found = find_customers(con, identifier, self.normalizer)
+            profiles = []
+            for customer_id, matched, asked in found:
+                profile = load_profile(con, customer_id, limit=limit, matched=matched)
+                profile.resolved_from = asked if asked != customer_id else None
+                profiles.append(profile)
+            return profiles
+
     def dead_letters(
         self, source: str | None = None, stream: str | None = None
     ) -> Iterator[DeadLetterRow]:
@@ -615,22 +683,9 @@ class Pipeline:
         columns["_cintel_run_id"] = pa.array([run_id] * n, pa.string())
         columns["_cintel_extracted_at"] = pa.array([now] * n, pa.timestamp("us", tz="UTC"))
         canonical: dict[str, pa.Table] = {}
+        parts: list[DeadLetter] = []
         if good:
-            mapped = stream.to_canonical(good)
-            for entity, rows in mapped.items():
-                if not rows:
-                    continue
-                fixed = []
-                for row in rows:
-                    row = dict(row)
-                    index = row.pop("_cintel_record_index", None)
-                    row.setdefault(
-                        "_cintel_record_key", keys[index] if isinstance(index, int) else None
-                    )
-                    row["_cintel_source"] = source
-                    row["_cintel_stream"] = stream.name
-                    fixed.append(row)
-                canonical[entity] = pa.Table.from_pylist(fixed)
+            canonical, parts = self._canonical(source, stream, good, keys, payloads)
         wb = WriteBatch(
             pipeline=self.name,
             source=source,
@@ -642,13 +697,65 @@ class Pipeline:
             cursor_field=cursor,
             rows=pa.table(columns),
             canonical=canonical,
-            dead_letters=[] if ids is not None else dead,
+            dead_letters=[*parts] if ids is not None else [*dead, *parts],
             state=state,
             truncate=truncate,
             resolved_dead_letters=[*good_ids, *superseded],
             failed_replays=dead if ids is not None else [],
         )
         return wb, n, len(dead)
+
+    def _canonical(
+        self,
+        source: str,
+        stream: Stream,
+        records: Sequence[dict[str, Any]],
+        keys: Sequence[str],
+        payloads: Sequence[str],
+    ) -> tuple[dict[str, pa.Table], list[DeadLetter]]:
+        """A batch's canonical rows, validated and normalized, with what was left out.
+
+        A row the model rejects, an invalid identifier or attribute: the record
+        still loads; what was left out goes to the dead-letter table with its
+        reason (kinds ``row``, ``identifier``, ``field``), tied to the record key.
+        """
+        mapped = stream.to_canonical(records)
+        tables: dict[str, pa.Table] = {}
+        parts: list[DeadLetter] = []
+
+        def part(index: Any, kind: DeadLetterKind, where: str, reason: str) -> None:
+            i = index if isinstance(index, int) and 0 <= index < len(keys) else None
+            key = keys[i] if i is not None else None
+            ident = hashlib.md5(
+                f"{source}\0{stream.name}\0{key}\0{where}\0{reason}".encode(),
+                usedforsecurity=False,
+            ).hexdigest()
+            payload = payloads[i] if i is not None else "{}"
+            parts.append(DeadLetter(ident, redact(reason), payload, kind=kind, record_key=key))
+
+        for entity, rows in mapped.items():
+            if not rows:
+                continue
+            valid, problems = validate_rows(entity, rows)
+            for i, reason in problems:
+                part(rows[i].get("_cintel_record_index"), "row", entity, reason)
+            normalized, issues = self.normalizer.normalize_rows(entity, valid)
+            for issue in issues:
+                index = valid[issue.row].get("_cintel_record_index")
+                where = f"{entity}.{issue.field}"
+                part(index, issue.dropped, where, f"{where}: {issue.reason} ({issue.value!r})")
+            fixed = []
+            for row in normalized:
+                index = row.pop("_cintel_record_index", None)
+                row.setdefault(
+                    "_cintel_record_key", keys[index] if isinstance(index, int) else None
+                )
+                row["_cintel_source"] = source
+                row["_cintel_stream"] = stream.name
+                fixed.append(row)
+            if fixed:
+                tables[entity] = to_arrow(entity, fixed)
+        return tables, parts
 
     # ------------------------------------------------------------------ running
     def run(
@@ -975,7 +1082,8 @@ class Pipeline:
             groups: dict[tuple[str, str], list[DeadLetterRow]] = defaultdict(list)
             for page in sink.dead_letters(self.name, source, stream):
                 for row in page:
-                    groups[(row.source, row.stream)].append(row)
+                    if row.kind == "record":  # parts of loaded records reload with them
+                        groups[(row.source, row.stream)].append(row)
             for (src, name), rows in groups.items():
                 if (src, name) not in streams:
                     log.warning(

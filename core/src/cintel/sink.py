@@ -28,11 +28,11 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import BaseModel
@@ -67,13 +67,25 @@ def raw_table_name(source: str, stream: str) -> str:
     return f"raw_{_IDENT.sub('_', source).lower()}__{_IDENT.sub('_', stream).lower()}"
 
 
+#: Kinds of dead letters: a record that could not be loaded (``record``, replayable and
+#: counted by the error budget), or a part of a loaded record left out of its canonical
+#: rows: an invalid ``identifier``, an invalid attribute ``field``, or a canonical ``row``.
+DeadLetterKind = Literal["record", "identifier", "field", "row"]
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A record on its way to the dead-letter table."""
+    """A record (or a part of one) on its way to the dead-letter table.
+
+    Parts (``kind`` other than ``record``) carry the ``record_key`` of the
+    loaded record they belong to: re-loading that record replaces them.
+    """
 
     id: str
     reason: str
     payload: str
+    kind: DeadLetterKind = "record"
+    record_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,8 @@ class DeadLetterRow:
     payload: str
     created_at: datetime
     replay_attempts: int
+    kind: DeadLetterKind = "record"
+    record_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -218,6 +232,21 @@ class Sink(ABC):
     @abstractmethod
     def count_rows(self, table: str) -> int:
         """Number of rows of ``table`` (0 when it does not exist)."""
+
+    # unify -----------------------------------------------------------------------
+    def ibis(self) -> Any:
+        """An ibis backend over the store, for the unify and attribution steps.
+
+        The sink stays the owner of the connection. A sink without one cannot unify.
+        """
+        raise NotImplementedError(
+            f"the {self.name} sink offers no ibis connection, so unify cannot run on it"
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make the unify step's final table swap atomic where the store can (no-op here)."""
+        yield
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 from cintel import ConnectorConfig
+from cintel.mapping import CanonicalSpec
 from cintel.source import WriteDisposition
 from pydantic import (
     BaseModel,
@@ -198,6 +199,13 @@ class FileStreamConfig(_Strict):
         description=(
             "Add `_file` (path relative to the config directory) and `_line` (1-based "
             "line number) to every record."
+        ),
+    )
+    canonical: list[CanonicalSpec] = Field(
+        default_factory=list,
+        description=(
+            "Mapping of the records onto canonical tables (see docs/canonical-model.md); "
+            "CSV values are text, converted to the model's types when loaded."
         ),
     )
 

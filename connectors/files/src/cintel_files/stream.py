@@ -40,6 +40,7 @@ from typing import IO, Any, cast
 import orjson
 import structlog
 from cintel import BadRecord, CursorTracker, RecordBatch, SourceError, Stream
+from cintel.mapping import map_records
 
 from cintel_files.config import FileFormat, FileStreamConfig, resolve_pattern
 
@@ -220,6 +221,12 @@ class FileStream(Stream):
         self._delimiter = opts.delimiter
         self._quotechar = opts.quotechar
         self._encoding = opts.encoding
+
+    def to_canonical(self, records: Sequence[Record]) -> Mapping[str, Sequence[Record]]:
+        """The rows of the stream's ``canonical`` mapping (none without one)."""
+        if not self.config.canonical:
+            return {}
+        return map_records(self.config.canonical, records)
 
     # ------------------------------------------------------------------ files
     def files(self) -> list[FileEntry]:

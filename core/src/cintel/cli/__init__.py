@@ -22,6 +22,8 @@ from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextCol
 from rich.table import Table
 from rich.text import Text
 
+from cintel.cli.identity import print_unify, run_unify
+from cintel.cli.identity import register as _register_identity
 from cintel.errors import CintelError, ConfigError, PluginError
 from cintel.logs import configure_logging, redact
 from cintel.pipeline import Pipeline, ProgressEvent, RunResult
@@ -117,6 +119,9 @@ def _plugins() -> Plugins:
 
 def _pipeline(path: Path) -> Pipeline:
     return Pipeline.from_yaml(path, plugins=_plugins())
+
+
+_register_identity(app, load=lambda path: _pipeline(path), out=out, errors=_errors)
 
 
 # ------------------------------------------------------------------ plugins
@@ -300,13 +305,21 @@ def sync(
         typer.Option("--full-refresh", help="Ignore saved state and replace the streams' tables."),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    no_unify: Annotated[
+        bool,
+        typer.Option("--no-unify", help="Load only; do not run the unify step afterwards."),
+    ] = False,
 ) -> None:
-    """Sync the pipeline's sources into its destination, incrementally."""
+    """Sync the pipeline's sources into its destination, then unify customers."""
     with _errors():
         pipeline = _pipeline(config)
         progress, on_event = _progress_display()
         with progress:
             result = pipeline.run(streams=stream, full_refresh=full_refresh, progress=on_event)
+        unified = None
+        wanted = not no_unify and pipeline.config.identity.unify
+        if result.ok and wanted and pipeline.has_canonical():
+            unified = run_unify(pipeline, err if as_json else out)
         if as_json:
             out.print_json(
                 data={
@@ -318,10 +331,13 @@ def sync(
                     "seconds": round(result.seconds, 3),
                     "error": result.error,
                     "streams": {k: v.as_dict() for k, v in result.streams.items()},
+                    "unify": unified.as_dict() if unified else None,
                 }
             )
         else:
             _summary(result)
+            if unified is not None:
+                print_unify(unified, out)
         if not result.ok:
             raise typer.Exit(1)
 
@@ -396,6 +412,8 @@ def deadletter_list(
         examples: dict[tuple[str, str], list[str]] = defaultdict(list)
         for row in pipeline.dead_letters(source or None, name or None):
             reason = _reason_group(row.reason)
+            if row.kind != "record":  # "where: why ('value')" grouped without the value
+                reason = f"[{row.kind} left out] {reason.rsplit(' (', 1)[0]}"
             key = (f"{row.source}.{row.stream}", reason)
             groups[key] += 1
             if len(examples[key]) < show:

@@ -21,10 +21,15 @@ its canonical rows). :func:`validate_rows` checks a batch of rows at once.
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any, ClassVar
 
+import orjson
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
@@ -38,7 +43,9 @@ __all__ = [
     "SourceProfile",
     "SurveyResponse",
     "Touchpoint",
+    "arrow_schema",
     "entity_for",
+    "to_arrow",
     "validate_rows",
 ]
 
@@ -74,8 +81,11 @@ class SourceProfile(CanonicalEntity):
     full_name: str | None = None
     company: str | None = None
     title: str | None = None
-    country: str | None = None
+    birth_date: date | None = None
+    street: str | None = Field(None, description="Street address line.")
+    postal_code: str | None = None
     city: str | None = None
+    country: str | None = Field(None, description="ISO 3166-1 alpha-2 after normalization.")
     consent: str | None = Field(None, description="subscribed, unsubscribed, pending…")
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -223,3 +233,81 @@ def validate_rows(
             continue
         valid.append({**model.model_dump(), **extra})
     return valid, problems
+
+
+#: Bookkeeping columns of every canonical table: which source record a row came from.
+BOOKKEEPING: dict[str, pa.DataType] = {
+    "_cintel_source": pa.string(),
+    "_cintel_stream": pa.string(),
+    "_cintel_record_key": pa.string(),
+}
+
+_IDENTIFIER = pa.struct([("type", pa.string()), ("value", pa.string())])
+
+
+def _arrow_type(annotation: Any) -> pa.DataType:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _arrow_type(inner[0])
+    if annotation is str:
+        return pa.string()
+    if annotation is int:
+        return pa.int64()
+    if annotation is float:
+        return pa.float64()
+    if annotation is bool:
+        return pa.bool_()
+    if annotation is datetime:
+        return pa.timestamp("us", tz="UTC")
+    if annotation is date:
+        return pa.date32()
+    if annotation is Identifier:
+        return _IDENTIFIER
+    if origin is list:
+        return pa.list_(_arrow_type(typing.get_args(annotation)[0]))
+    if origin is dict or annotation is dict:
+        return pa.string()  # JSON text: traits and answers are free-form
+    raise TypeError(f"no Arrow type for {annotation!r}")
+
+
+@cache
+def arrow_schema(table: str) -> pa.Schema:
+    """The Arrow schema of a canonical table, derived from its model, plus bookkeeping.
+
+    Free-form dicts (``traits``, ``answers``) are JSON text; identifiers are
+    ``list<struct<type, value>>``; datetimes are UTC microseconds.
+    """
+    cls = entity_for(table)
+    fields = [pa.field(name, _arrow_type(f.annotation)) for name, f in cls.model_fields.items()]
+    fields += [pa.field(name, kind) for name, kind in BOOKKEEPING.items()]
+    return pa.schema(fields)
+
+
+def _naive_utc(value: Any) -> Any:
+    # naive UTC: pyarrow reads it as UTC, and converting aware values would import pandas
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _json_text(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return orjson.dumps(value, default=str).decode()
+    return value
+
+
+def _column(name: str, kind: pa.DataType, rows: Sequence[Mapping[str, Any]]) -> pa.Array:
+    values = [r.get(name) for r in rows]
+    if pa.types.is_timestamp(kind):
+        values = [_naive_utc(v) for v in values]
+    elif pa.types.is_string(kind) and any(isinstance(v, dict | list) for v in values):
+        values = [_json_text(v) for v in values]
+    return pa.array(values, kind)
+
+
+def to_arrow(table: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Validated rows (dicts of model fields and bookkeeping) as an Arrow table of the schema."""
+    schema = arrow_schema(table)
+    columns = {f.name: _column(f.name, f.type, rows) for f in schema}
+    return pa.table(columns, schema=schema)

@@ -41,7 +41,11 @@ _BOOKKEEPING = (
         id VARCHAR NOT NULL, pipeline VARCHAR NOT NULL, source VARCHAR NOT NULL,
         stream VARCHAR NOT NULL, run_id VARCHAR NOT NULL, reason VARCHAR NOT NULL,
         payload VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
-        replay_attempts INTEGER NOT NULL DEFAULT 0)""",
+        replay_attempts INTEGER NOT NULL DEFAULT 0, kind VARCHAR NOT NULL DEFAULT 'record',
+        record_key VARCHAR)""",
+    # stores made before dead letters had kinds
+    "ALTER TABLE _cintel_dead_letter ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'record'",
+    "ALTER TABLE _cintel_dead_letter ADD COLUMN IF NOT EXISTS record_key VARCHAR",
     """CREATE TABLE IF NOT EXISTS _cintel_runs (
         run_id VARCHAR NOT NULL, pipeline VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL,
         finished_at TIMESTAMP, status VARCHAR NOT NULL, streams VARCHAR, error VARCHAR)""",
@@ -184,6 +188,30 @@ class DuckDBSink(Sink):
 
     def __repr__(self) -> str:
         return f"<DuckDBSink path={self.settings.path!r}>"
+
+    def ibis(self) -> Any:
+        """An ibis DuckDB backend on the sink's own connection."""
+        import ibis  # only unify needs it: keeps `cintel sync` start-up lean
+
+        from cintel_duckdb.compat import patch
+
+        patch()
+        return ibis.duckdb.from_connection(self.connection())
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One DuckDB transaction (the unify step swaps its tables inside it)."""
+        con = self.connection()
+        with self._mutex:
+            con.begin()
+            try:
+                yield
+            except BaseException:
+                con.rollback()
+                self._columns.clear()
+                raise
+            con.commit()
+            self._columns.clear()
 
     # ------------------------------------------------------------------ lock
     @contextmanager
@@ -348,6 +376,18 @@ class DuckDBSink(Sink):
                     delete_on=("_cintel_source", "_cintel_stream", "_cintel_record_key"),
                 )
         now = _naive_utc(datetime.now(UTC))
+        if batch.canonical and batch.rows.num_rows:
+            # re-loaded records: their canonical rows were replaced, so are their parts
+            con.register(_INCOMING, batch.rows.select(["_cintel_key"]))
+            try:
+                con.execute(
+                    "DELETE FROM _cintel_dead_letter WHERE kind <> 'record' AND pipeline = ? "
+                    "AND source = ? AND stream = ? "
+                    f"AND record_key IN (SELECT _cintel_key FROM {_INCOMING})",
+                    [batch.pipeline, batch.source, batch.stream],
+                )
+            finally:
+                con.unregister(_INCOMING)
         if batch.dead_letters:
             self._insert_dead_letters(batch, batch.dead_letters, now)
         if batch.resolved_dead_letters:
@@ -418,12 +458,17 @@ class DuckDBSink(Sink):
                 "payload": [d.payload for d in letters],
                 "created_at": pa.array([now] * n, pa.timestamp("us")),
                 "replay_attempts": pa.array([0] * n, pa.int32()),
+                "kind": [d.kind for d in letters],
+                "record_key": pa.array([d.record_key for d in letters], pa.string()),
             }
         )
         con = self.connection()
         con.register(_INCOMING, rows)
         try:
-            con.execute(f"INSERT INTO _cintel_dead_letter SELECT * FROM {_INCOMING}")
+            names = ", ".join(rows.column_names)
+            con.execute(
+                f"INSERT INTO _cintel_dead_letter ({names}) SELECT {names} FROM {_INCOMING}"
+            )
         finally:
             con.unregister(_INCOMING)
 
@@ -509,7 +554,7 @@ class DuckDBSink(Sink):
                 page_params.extend(after)
             rows = con.execute(
                 "SELECT id, pipeline, source, stream, run_id, reason, payload, created_at, "
-                f"replay_attempts FROM _cintel_dead_letter WHERE {page_where} "
+                f"replay_attempts, kind, record_key FROM _cintel_dead_letter WHERE {page_where} "
                 f"ORDER BY created_at, id LIMIT {_PAGE}",
                 page_params,
             ).fetchall()
@@ -526,6 +571,8 @@ class DuckDBSink(Sink):
                     payload=r[6],
                     created_at=_aware(r[7]) or datetime.now(UTC),
                     replay_attempts=int(r[8]),
+                    kind=r[9] or "record",
+                    record_key=r[10],
                 )
                 for r in rows
             ]

@@ -1,0 +1,929 @@
+"""The unify step: canonical rows in, unified customers out, written once against ibis.
+
+How it goes (every step an ibis expression run by the store's engine; DuckDB by
+default, the same code on Spark or Postgres):
+
+1. **Occurrences.** Every identifier of every canonical row (profiles, touchpoints,
+   conversions, survey responses, interactions, both sides of identity links),
+   with the row it came from (a *group*: its identifiers were seen together).
+2. **Guards.** Identifiers matching the blocklist never take part (reason
+   ``blocklist``). An identifier held by more than ``max_profiles_per_identifier``
+   profiles of one source (``info@``, a family tablet) is *shared*: it does not
+   merge anything, and is listed under every customer that holds it.
+3. **Stitching.** The remaining identifiers are nodes, co-occurrence in a group is
+   an edge; connected components by min-label propagation with pointer jumping
+   (a handful of passes, whatever the component size).
+4. **Limits.** A component holding more values of a type than its limit (two
+   ``user_id`` when the limit is 1) is re-stitched group by group in time order,
+   as a streaming CDP would have: a group's identifiers join in priority order,
+   and one whose merge would break a limit is dropped from the merge (recorded
+   in ``identity_refusals`` with the reason), not the whole record.
+5. **Stable ids.** Each component keeps the ``customer_id`` most of its
+   identifiers had in the previous run. When components merge, the oldest id
+   survives and the others are recorded in ``customer_merges`` (and still
+   resolve); when one splits, the part holding most of the old identifiers keeps
+   the id. New customers get ``cus_`` + a hash of their strongest identifier, so a
+   rebuild from scratch gives the same ids.
+6. **Golden records** (``customers``): per-attribute survivorship (most recent,
+   source priority, most frequent), first/last seen, sources seen, lifetime value,
+   latest NPS.
+
+Tables written (all replaced atomically at the end, in one transaction where the
+store has them): ``customers``, ``customer_identifiers``, ``customer_records``,
+``customer_merges``, ``identity_refusals``, ``_cintel_customer_ids``, ``_cintel_unify_runs``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import structlog
+
+from cintel.errors import ConfigError
+from cintel.identity.config import IdentityConfig
+
+__all__ = ["OUTPUT_TABLES", "Unifier", "UnifyResult", "customer_id_for"]
+
+log = structlog.get_logger("cintel.identity")
+
+#: Canonical tables carrying ``identifiers``, with the column that dates a row.
+_EVENT_TABLES: dict[str, tuple[str, ...]] = {
+    "source_profiles": ("updated_at", "created_at"),
+    "touchpoints": ("occurred_at",),
+    "conversions": ("occurred_at",),
+    "survey_responses": ("submitted_at",),
+    "interactions": ("occurred_at",),
+}
+
+#: Golden-record attributes taken from source profiles.
+ATTRIBUTES = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "city",
+    "country",
+)
+
+OUTPUT_TABLES = (
+    "customers",
+    "customer_identifiers",
+    "customer_records",
+    "customer_merges",
+    "identity_refusals",
+    "_cintel_customer_ids",
+)
+_REGISTRY = "_cintel_customer_ids"
+_RUNS = "_cintel_unify_runs"
+_STAGE = "_cintel_stage_"
+_SEP = "\x1f"
+_MAX_PASSES = 64
+_TS = ibis.dtype("timestamp('UTC', 6)")
+
+
+def customer_id_for(kind: str, value: str, salt: str = "") -> str:
+    """The id a new customer anchored on ``(kind, value)`` gets (same formula as in SQL)."""
+    digest = hashlib.md5(f"{kind}:{value}{salt}".encode(), usedforsecurity=False).hexdigest()
+    return f"cus_{digest[:20]}"
+
+
+@dataclass(slots=True)
+class UnifyResult:
+    """What a unify run did."""
+
+    run_id: str
+    started_at: datetime
+    seconds: float = 0.0
+    records: int = 0
+    profiles: int = 0
+    identifiers: int = 0
+    customers: int = 0
+    created: int = 0
+    merged: int = 0
+    split: int = 0
+    passes: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "seconds": round(self.seconds, 3),
+            "records": self.records,
+            "profiles": self.profiles,
+            "identifiers": self.identifiers,
+            "customers": self.customers,
+            "created": self.created,
+            "merged": self.merged,
+            "split": self.split,
+            "passes": self.passes,
+            "refused": dict(self.refused),
+        }
+
+
+class Unifier:
+    """Runs the unify step on an ibis backend holding the canonical tables.
+
+    ``transaction`` makes the final swap of output tables atomic (the sink's
+    :meth:`~cintel.sink.Sink.transaction`); ``progress`` is told each phase.
+    """
+
+    def __init__(
+        self,
+        con: Any,
+        config: IdentityConfig | None = None,
+        *,
+        transaction: Callable[[], AbstractContextManager[None]] | None = None,
+        progress: Callable[[str], None] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.con = con
+        self.config = config or IdentityConfig()
+        self._transaction = transaction or nullcontext
+        self._progress = progress or (lambda _phase: None)
+        self.now = now or datetime.now(UTC)
+        self.run_id = uuid.uuid4().hex[:16]
+        self._staged: list[str] = []
+
+    # ------------------------------------------------------------------ helpers
+    def _tables(self) -> set[str]:
+        return set(self.con.list_tables())
+
+    def _stage(self, name: str, expr: ir.Table | pa.Table) -> ir.Table:
+        """Materialize ``expr`` as a staging table (dropped at the end)."""
+        full = f"{_STAGE}{name}"
+        table = self.con.create_table(full, expr, overwrite=True)
+        if full not in self._staged:
+            self._staged.append(full)
+        return table
+
+    def _drop_staged(self) -> None:
+        for name in self._staged:
+            self.con.drop_table(name, force=True)
+        self._staged.clear()
+
+    def _priority(self, kind: ir.StringValue) -> ir.IntegerValue:
+        rules = {k: r.priority for k, r in self.config.identifiers.items()}
+        rules.setdefault("user_id", self.config.rule("user_id").priority)
+        rules.setdefault("email", self.config.rule("email").priority)
+        return ibis.cases(
+            *[(kind == k, p) for k, p in sorted(rules.items())],
+            else_=self.config.default_priority,
+        ).cast("int64")
+
+    def _limits(self) -> tuple[dict[str, int | None], int | None]:
+        limits: dict[str, int | None] = {
+            k: self.config.rule(k).limit for k in {"user_id", "email", *self.config.identifiers}
+        }
+        return limits, self.config.default_limit
+
+    # ------------------------------------------------------------------ phases
+    def _occurrences(self, present: set[str]) -> ir.Table | None:
+        parts: list[ir.Table] = []
+        for name, time_columns in _EVENT_TABLES.items():
+            if name not in present:
+                continue
+            t = self.con.table(name)
+            seen = ibis.coalesce(*[t[c] for c in time_columns if c in t.columns])
+            base = t.select(
+                tbl=ibis.literal(name),
+                source=t._cintel_source,
+                stream=t._cintel_stream,
+                record_key=t._cintel_record_key,
+                profile_id=t.profile_id if name == "source_profiles" else ibis.null("string"),
+                seen_at=seen,
+                ident=t.identifiers,
+            )
+            parts.append(base.unnest("ident"))
+        if "identity_links" in present:
+            t = self.con.table("identity_links")
+            for side in ("left", "right"):
+                parts.append(
+                    t.select(
+                        tbl=ibis.literal("identity_links"),
+                        source=t._cintel_source,
+                        stream=t._cintel_stream,
+                        record_key=t._cintel_record_key,
+                        profile_id=ibis.null("string"),
+                        seen_at=t.seen_at,
+                        ident=t[side],
+                    )
+                )
+        if not parts:
+            return None
+        occ = ibis.union(*parts, distinct=False)
+        occ = occ.select(
+            tbl=occ.tbl,
+            source=occ.source,
+            stream=occ.stream,
+            record_key=occ.record_key,
+            profile_id=occ.profile_id,
+            seen_at=occ.seen_at,
+            type=occ.ident["type"],
+            value=occ.ident["value"],
+        )
+        return occ.filter(occ.type.notnull() & occ.value.notnull() & (occ.value != ""))
+
+    def _blocked(self, t: ir.Table) -> ir.BooleanValue:
+        cond: ir.BooleanValue = ibis.literal(False)
+        for kind, patterns in self.config.blocked_patterns().items():
+            for pattern in patterns:
+                hit = t.value.re_search(f"(?i){pattern}")
+                cond = cond | (hit if kind == "*" else ((t.type == kind) & hit))
+        return cond
+
+    def run(self) -> UnifyResult:
+        """Unify every canonical row in the store; replaces the output tables."""
+        start = time.perf_counter()
+        result = UnifyResult(run_id=self.run_id, started_at=self.now)
+        try:
+            self._run(result)
+        finally:
+            self._drop_staged()
+        result.seconds = time.perf_counter() - start
+        log.info("unify finished", **result.as_dict())
+        return result
+
+    def _run(self, result: UnifyResult) -> None:
+        if self.config.probabilistic.enabled:
+            raise ConfigError(
+                "identity.probabilistic.enabled: the probabilistic (Splink) stage is not "
+                "available in this version; set it to false"
+            )
+        present = self._tables()
+        self._progress("reading identifiers")
+        occ_expr = self._occurrences(present)
+        if occ_expr is None:
+            log.info("nothing to unify: no canonical tables with identifiers yet")
+            return
+        occ_raw = self._stage("occ_raw", occ_expr)
+        refused = self._blocked(occ_raw)
+        blocked = occ_raw.filter(refused)
+        refusals: list[ir.Table] = [
+            blocked.group_by(["type", "value"]).aggregate(
+                reason=ibis.literal("blocklist"),
+                detail=ibis.literal("the value matches the identifier blocklist"),
+                records=blocked.count(),
+            )
+        ]
+        occ0 = occ_raw.filter(~refused)
+        # group = one canonical row: its identifiers were seen together
+        occ0 = occ0.mutate(
+            grp=ibis.literal(_SEP).join(
+                [occ0.tbl, occ0.source, occ0.stream, occ0.record_key.fill_null("")]
+            )
+        )
+        # node ids: one integer per distinct identifier
+        nodes = occ0.select("type", "value").distinct()
+        nodes = nodes.mutate(node=ibis.row_number(), priority=self._priority(nodes.type))
+        nodes = self._stage("nodes", nodes)
+        groups = occ0.select("grp").distinct()
+        groups = self._stage("groups", groups.mutate(gid=ibis.row_number()))
+        occ = occ0.join(nodes, ["type", "value"]).join(groups, "grp")
+        occ = self._stage(
+            "occ",
+            occ.select(
+                "gid", "node", "tbl", "source", "stream", "record_key", "profile_id", "seen_at"
+            ),
+        )
+        result.records = _count(groups.count())
+        result.identifiers = _count(nodes.count())
+        if "source_profiles" in present:
+            result.profiles = _count(self.con.table("source_profiles").count())
+
+        # shared identifiers: held by too many profiles of one source
+        shared = self._shared(occ, nodes)
+        refusals.append(shared.select("type", "value", "reason", "detail", "records"))
+        shared_nodes = shared.select("node")
+        links = occ.anti_join(shared_nodes, "node").select("gid", "node").distinct()
+        links = self._stage("links", links)
+
+        self._progress("stitching")
+        labels, passes = self._components(nodes.anti_join(shared_nodes, "node"), links)
+        result.passes = passes
+
+        self._progress("checking limits")
+        labels, limit_refusals = self._enforce_limits(nodes, links, occ, labels)
+        if limit_refusals is not None:
+            refusals.append(limit_refusals)
+
+        # each group belongs to the component of its strongest identifier
+        ranked = links.join(labels, "node").join(nodes.select("node", "priority"), "node")
+        ranked = ranked.mutate(
+            rk=ibis.row_number().over(group_by=ranked.gid, order_by=[ranked.priority, ranked.node])
+        )
+        group_label = self._stage(
+            "group_label", ranked.filter(ranked.rk == 0).select("gid", "label")
+        )
+
+        self._progress("assigning customer ids")
+        ids, history, created = self._assign_ids(nodes, labels, present)
+        result.created = created
+
+        self._progress("building golden records")
+        outputs = self._outputs(occ, nodes, labels, group_label, shared, ids, present)
+        all_refusals = ibis.union(*refusals, distinct=False)
+        outputs["identity_refusals"] = all_refusals.mutate(
+            run_id=ibis.literal(self.run_id), at=ibis.literal(self.now).cast(_TS)
+        )
+        outputs["customer_merges"] = history["customer_merges"]
+        outputs[_REGISTRY] = history[_REGISTRY]
+
+        staged = {name: self._stage(f"out_{name}", expr) for name, expr in outputs.items()}
+        counts = (
+            staged["identity_refusals"]
+            .group_by("reason")
+            .aggregate(n=staged["identity_refusals"].records.sum())
+            .to_pyarrow()
+            .to_pylist()
+        )
+        result.refused = {str(r["reason"]): int(r["n"] or 0) for r in counts}
+        result.customers = _count(staged["customers"].count())
+        merges = staged["customer_merges"]
+        this_run = merges.filter(merges.run_id == self.run_id)
+        kinds = this_run.group_by("kind").aggregate(n=this_run.count()).to_pyarrow().to_pylist()
+        by_kind = {str(r["kind"]): int(r["n"]) for r in kinds}
+        result.merged = by_kind.get("merge", 0)
+        result.split = by_kind.get("split", 0)
+        self._progress("saving")
+        self._swap(staged, result)
+
+    # ------------------------------------------------------------------ guards
+    def _shared(self, occ: ir.Table, nodes: ir.Table) -> ir.Table:
+        limit = self.config.max_profiles_per_identifier
+        profiles = occ.filter((occ.tbl == "source_profiles") & occ.profile_id.notnull())
+        per_source = profiles.group_by(["node", "source"]).aggregate(
+            holders=profiles.profile_id.nunique()
+        )
+        if limit is None:
+            per_source = per_source.filter(ibis.literal(False))
+        else:
+            per_source = per_source.filter(per_source.holders > limit)
+        worst = per_source.group_by("node").aggregate(
+            holders=per_source.holders.max(), source=per_source.source.min()
+        )
+        records = occ.group_by("node").aggregate(records=occ.gid.nunique())
+        shared = worst.join(nodes, "node").join(records, "node")
+        shared = shared.select(
+            "node",
+            "type",
+            "value",
+            "records",
+            reason=ibis.literal("shared"),
+            detail=ibis.literal("held by ")
+            .concat(shared.holders.cast("string"))
+            .concat(" profiles of source ")
+            .concat(shared.source)
+            .concat(f" (more than max_profiles_per_identifier={limit}); it merges nothing"),
+        )
+        return self._stage("shared", shared)
+
+    def _components(self, nodes: ir.Table, links: ir.Table) -> tuple[ir.Table, int]:
+        """Connected components: ``node -> label`` (the smallest node id in the component)."""
+        centre = links.group_by("gid").aggregate(c=links.node.min())
+        star = links.join(centre, "gid").select(a=links.node, b=centre.c)
+        star = star.filter(star.a != star.b).distinct()
+        edges = self._stage(
+            "edges", ibis.union(star, star.select(a=star.b, b=star.a), distinct=True)
+        )
+        labels = self._stage("labels", nodes.select("node", label=nodes.node))
+        passes = 0
+        for passes in range(1, _MAX_PASSES + 1):  # noqa: B007 - the count is reported
+            nb = edges.join(labels, edges.b == labels.node).select(edges.a, labels.label)
+            low = nb.group_by("a").aggregate(low=nb.label.min())
+            step = labels.left_join(low, labels.node == low.a).select(
+                node=labels.node, label=ibis.least(labels.label, low.low.fill_null(labels.label))
+            )
+            step = self._stage("step", step)
+            parent = step.view()
+            jumped = step.join(parent, step.label == parent.node).select(
+                node=step.node, label=parent.label
+            )
+            jumped = self._stage("jumped", jumped)
+            changed = jumped.join(labels, "node").filter(lambda t: t.label != t.label_right)
+            if _count(changed.count()) == 0:
+                labels = self._stage("labels", jumped)
+                break
+            labels = self._stage("labels", jumped)
+        else:
+            raise RuntimeError(f"identity graph did not converge in {_MAX_PASSES} passes")
+        return labels, passes
+
+    def _enforce_limits(
+        self, nodes: ir.Table, links: ir.Table, occ: ir.Table, labels: ir.Table
+    ) -> tuple[ir.Table, ir.Table | None]:
+        """Re-stitch, in time order and by priority, components breaking a type limit."""
+        limits, default = self._limits()
+        typed = labels.join(nodes, "node")
+        counts = typed.group_by(["label", "type"]).aggregate(n=typed.count())
+        limit_of = ibis.cases(
+            *[(counts.type == k, v if v is not None else 2**62) for k, v in sorted(limits.items())],
+            else_=default if default is not None else 2**62,
+        )
+        bad = counts.filter(counts.n > limit_of).select("label").distinct()
+        if _count(bad.count()) == 0:
+            return labels, None
+        bad_nodes = typed.semi_join(bad, "label").select("node")
+        rows = links.semi_join(bad_nodes, "node").join(nodes, "node")
+        when = occ.group_by("gid").aggregate(seen_at=occ.seen_at.min())
+        rows = rows.join(when, "gid").select("gid", "seen_at", "node", "type", "value", "priority")
+        table = rows.to_pyarrow()
+        new_labels, refused = _restitch(table, limits, default)
+        overrides = self._stage("limit_labels", new_labels)
+        merged = labels.left_join(overrides, labels.node == overrides.node).select(
+            node=labels.node, label=overrides.label.fill_null(labels.label)
+        )
+        labels = self._stage("labels_limited", merged)
+        refusals = self._stage("limit_refusals", refused)
+        return labels, refusals.select("type", "value", "reason", "detail", "records")
+
+    # ------------------------------------------------------------------ ids
+    def _assign_ids(
+        self, nodes: ir.Table, labels: ir.Table, present: set[str]
+    ) -> tuple[ir.Table, dict[str, ir.Table], int]:
+        """``label -> customer_id``, and the merge history and registry to write."""
+        members = labels.join(nodes, "node")
+        # the anchor of a component: its strongest identifier
+        anchor = members.mutate(
+            rk=ibis.row_number().over(
+                group_by=members.label,
+                order_by=[members.priority, members.type, members.value],
+            )
+        )
+        anchor = anchor.filter(anchor.rk == 0)
+        fresh = anchor.select(
+            "label",
+            customer_id=ibis.literal("cus_").concat(
+                ibis.literal("")
+                .concat(anchor.type, ibis.literal(":"), anchor.value)
+                .hexdigest("md5")
+                .substr(0, 20)
+            ),
+        )
+        empty_registry = ibis.memtable(
+            pa.table(
+                {
+                    "customer_id": pa.array([], pa.string()),
+                    "created_at": pa.array([], pa.timestamp("us", tz="UTC")),
+                    "created_run": pa.array([], pa.string()),
+                    "retired_at": pa.array([], pa.timestamp("us", tz="UTC")),
+                    "merged_into": pa.array([], pa.string()),
+                }
+            )
+        )
+        has_previous = "customer_identifiers" in present and _REGISTRY in present
+        registry = self.con.table(_REGISTRY) if has_previous else empty_registry
+        old_merges = (
+            self.con.table("customer_merges")
+            if "customer_merges" in present
+            else ibis.memtable(_empty_merges())
+        )
+        now = ibis.literal(self.now).cast(_TS)
+        run = ibis.literal(self.run_id)
+        if not has_previous:
+            ids = self._stage("ids", fresh)
+            created = _count(ids.count())
+            new_registry = ids.select(
+                "customer_id",
+                created_at=now,
+                created_run=run,
+                retired_at=ibis.null(_TS),
+                merged_into=ibis.null("string"),
+            )
+            return ids, {_REGISTRY: new_registry, "customer_merges": old_merges}, created
+
+        prev = self.con.table("customer_identifiers")
+        prev = prev.filter(~prev.shared).select("type", "value", "customer_id")
+        claims = members.join(prev, ["type", "value"])
+        claims = claims.group_by(["label", "customer_id"]).aggregate(n=claims.count())
+        # an old id goes to the component holding most of its identifiers
+        claims = claims.mutate(
+            rk=ibis.row_number().over(
+                group_by=claims.customer_id, order_by=[claims.n.desc(), claims.label]
+            )
+        )
+        won = claims.filter(claims.rk == 0).join(registry, "customer_id")
+        won = won.mutate(
+            rk2=ibis.row_number().over(
+                group_by=won.label, order_by=[won.created_at, won.customer_id]
+            )
+        )
+        won = self._stage("won", won.select("label", "customer_id", "rk2"))
+        survivors = won.filter(won.rk2 == 0).select("label", "customer_id")
+        retired = won.filter(won.rk2 > 0)
+        retired = retired.join(survivors, "label").select(
+            retired_id=retired.customer_id, survivor_id=survivors.customer_id
+        )
+        # components without an old id: a fresh one (salted if it is taken)
+        newcomers = fresh.anti_join(survivors, "label")
+        taken = registry.select(taken_id=registry.customer_id)
+        newcomers = newcomers.left_join(taken, newcomers.customer_id == taken.taken_id)
+        newcomers = newcomers.select(
+            "label",
+            customer_id=ibis.ifelse(
+                newcomers.taken_id.isnull(),
+                newcomers.customer_id,
+                ibis.literal("cus_").concat(
+                    newcomers.customer_id.concat(":", run).hexdigest("md5").substr(0, 20)
+                ),
+            ),
+        )
+        ids = self._stage("ids", ibis.union(survivors, newcomers, distinct=False))
+        # splits: a component that claimed an old id but lost it to another
+        lost = claims.filter(claims.rk > 0).select("label", old_id=claims.customer_id)
+        splits = lost.join(newcomers, "label").select(
+            retired_id=lost.old_id, survivor_id=newcomers.customer_id
+        )
+        splits = splits.distinct()
+        history = ibis.union(
+            old_merges,
+            retired.select(
+                "retired_id",
+                "survivor_id",
+                kind=ibis.literal("merge"),
+                run_id=run,
+                at=now,
+            ),
+            splits.select(
+                "retired_id",
+                "survivor_id",
+                kind=ibis.literal("split"),
+                run_id=run,
+                at=now,
+            ),
+            distinct=False,
+        )
+        # registry: old rows (retired ones marked), newcomers added
+        retired_ids = retired.select(rid=retired.retired_id, into=retired.survivor_id)
+        old = registry.left_join(retired_ids, registry.customer_id == retired_ids.rid)
+        old = old.select(
+            "customer_id",
+            "created_at",
+            "created_run",
+            retired_at=ibis.ifelse(old.rid.notnull(), now, old.retired_at),
+            merged_into=ibis.ifelse(old.rid.notnull(), old.into, old.merged_into),
+        )
+        # ids no component claims any more (their records are gone) retire without a successor
+        active = ids.select(aid=ids.customer_id)
+        old = old.left_join(active, old.customer_id == active.aid)
+        old = old.select(
+            "customer_id",
+            "created_at",
+            "created_run",
+            retired_at=ibis.ifelse(old.aid.isnull() & old.retired_at.isnull(), now, old.retired_at),
+            merged_into=old.merged_into,
+        )
+        additions = newcomers.select(
+            "customer_id",
+            created_at=now,
+            created_run=run,
+            retired_at=ibis.null(_TS),
+            merged_into=ibis.null("string"),
+        )
+        additions = additions.anti_join(registry, "customer_id")
+        new_registry = ibis.union(old, additions, distinct=False)
+        created = _count(newcomers.count())
+        return ids, {_REGISTRY: new_registry, "customer_merges": history}, created
+
+    # ------------------------------------------------------------------ outputs
+    def _outputs(
+        self,
+        occ: ir.Table,
+        nodes: ir.Table,
+        labels: ir.Table,
+        group_label: ir.Table,
+        shared: ir.Table,
+        ids: ir.Table,
+        present: set[str],
+    ) -> dict[str, ir.Table]:
+        records = occ.select("gid", "tbl", "source", "stream", "record_key", "seen_at").distinct()
+        recs = records.join(group_label, "gid").join(ids, "label")
+        recs = self._stage(
+            "records_out",
+            recs.select(
+                table=recs.tbl,
+                source=recs.source,
+                stream=recs.stream,
+                record_key=recs.record_key,
+                customer_id=recs.customer_id,
+                seen_at=recs.seen_at,
+            ),
+        )
+        # identifiers: own ones, and shared ones under every customer whose records hold them
+        stats = occ.group_by("node").aggregate(
+            first_seen=occ.seen_at.min(), last_seen=occ.seen_at.max(), records=occ.gid.nunique()
+        )
+        own = labels.anti_join(shared, "node").join(ids, "label").join(nodes, "node")
+        own = own.join(stats, "node").select(
+            "customer_id",
+            "type",
+            "value",
+            "priority",
+            "first_seen",
+            "last_seen",
+            "records",
+            shared=ibis.literal(False),
+        )
+        shared_occ = occ.semi_join(shared, "node")
+        holders = shared_occ.join(group_label, "gid").join(ids, "label").join(nodes, "node")
+        holders = holders.group_by(["customer_id", "type", "value", "priority"]).aggregate(
+            first_seen=holders.seen_at.min(),
+            last_seen=holders.seen_at.max(),
+            records=holders.gid.nunique(),
+        )
+        holders = holders.mutate(shared=ibis.literal(True))
+        identifiers = ibis.union(own, holders, distinct=False)
+        identifiers = self._stage("identifiers_out", identifiers)
+        customers = self._golden(recs, identifiers, ids, present)
+        return {
+            "customers": customers,
+            "customer_identifiers": identifiers,
+            "customer_records": recs,
+        }
+
+    def _golden(
+        self, recs: ir.Table, identifiers: ir.Table, ids: ir.Table, present: set[str]
+    ) -> ir.Table:
+        base = ids.select("customer_id").distinct()
+        seen = recs.group_by("customer_id").aggregate(
+            first_seen=recs.seen_at.min(),
+            last_seen=recs.seen_at.max(),
+            channels=recs.source.collect(distinct=True).sort(),
+            record_count=recs.count(),
+        )
+        idents = identifiers.group_by("customer_id").aggregate(
+            identifiers=ibis.struct({"type": identifiers.type, "value": identifiers.value}).collect(
+                order_by=[identifiers.priority, identifiers.type, identifiers.value]
+            ),
+        )
+        golden = base.left_join(seen, "customer_id").select(~ibis.selectors.endswith("_right"))
+        golden = golden.left_join(idents, "customer_id").select(~ibis.selectors.endswith("_right"))
+        golden = golden.left_join(self._attributes(recs, present), "customer_id").select(
+            ~ibis.selectors.endswith("_right")
+        )
+        golden = golden.left_join(self._value(recs, present), "customer_id").select(
+            ~ibis.selectors.endswith("_right")
+        )
+        golden = golden.left_join(self._nps(recs, present), "customer_id").select(
+            ~ibis.selectors.endswith("_right")
+        )
+        return golden.select(
+            "customer_id",
+            "identifiers",
+            *ATTRIBUTES,
+            "first_seen",
+            "last_seen",
+            "channels",
+            "profile_count",
+            "record_count",
+            "lifetime_value",
+            "currency",
+            "latest_nps",
+            unified_at=ibis.literal(self.now).cast(_TS),
+        )
+
+    def _attributes(self, recs: ir.Table, present: set[str]) -> ir.Table:
+        """Survivorship per attribute over the customer's source profiles."""
+        if "source_profiles" not in present:
+            return ibis.memtable(
+                pa.table(
+                    {
+                        "customer_id": pa.array([], pa.string()),
+                        "profile_count": pa.array([], pa.int64()),
+                        **{a: pa.array([], pa.string()) for a in ATTRIBUTES},
+                    }
+                )
+            )
+        sp = self.con.table("source_profiles")
+        prof = recs.filter(recs.table == "source_profiles").join(
+            sp,
+            [
+                recs.source == sp._cintel_source,
+                recs.stream == sp._cintel_stream,
+                recs.record_key == sp._cintel_record_key,
+            ],
+        )
+        when = ibis.coalesce(prof.updated_at, prof.created_at)
+        epoch = when.epoch_seconds().fill_null(0).cast("float64")
+        sources = self.config.survivorship.source_priority
+        rank = (
+            ibis.cases(
+                *[(prof.source == s, len(sources) - i) for i, s in enumerate(sources)], else_=0
+            ).cast("float64")
+            if sources
+            else ibis.literal(0.0)
+        )
+        prof = prof.mutate(_recent=epoch, _trusted=rank * 1e11 + epoch)
+        aggs: dict[str, Any] = {"profile_count": prof.count()}
+        frequent: list[str] = []
+        for attr in ATTRIBUTES:
+            rule = self.config.survivorship.attributes.get(attr, self.config.survivorship.default)
+            value = prof[attr].cast("string")
+            if rule == "most_recent":
+                aggs[attr] = value.argmax(prof._recent, where=value.notnull())
+            elif rule == "source_priority":
+                aggs[attr] = value.argmax(prof._trusted, where=value.notnull())
+            else:
+                frequent.append(attr)
+        table = prof.group_by("customer_id").aggregate(**aggs)
+        for attr in frequent:
+            known = prof.filter(prof[attr].notnull())
+            counted = known.group_by(
+                ["customer_id", known[attr].cast("string").name("v")]
+            ).aggregate(n=known.count(), recent=known._recent.max())
+            counted = counted.mutate(
+                rk=ibis.row_number().over(
+                    group_by=counted.customer_id,
+                    order_by=[counted.n.desc(), counted.recent.desc(), counted.v],
+                )
+            )
+            best = counted.filter(counted.rk == 0).select("customer_id", **{attr: counted.v})
+            table = table.drop(attr) if attr in table.columns else table
+            table = table.left_join(best, "customer_id").select(~ibis.selectors.endswith("_right"))
+        return table
+
+    def _value(self, recs: ir.Table, present: set[str]) -> ir.Table:
+        if "conversions" not in present:
+            return ibis.memtable(
+                pa.table(
+                    {
+                        "customer_id": pa.array([], pa.string()),
+                        "lifetime_value": pa.array([], pa.float64()),
+                        "currency": pa.array([], pa.string()),
+                    }
+                )
+            )
+        cv = self.con.table("conversions")
+        rows = recs.filter(recs.table == "conversions").join(
+            cv,
+            [
+                recs.source == cv._cintel_source,
+                recs.stream == cv._cintel_stream,
+                recs.record_key == cv._cintel_record_key,
+            ],
+        )
+        return rows.group_by("customer_id").aggregate(
+            lifetime_value=rows.value.sum(), currency=rows.currency.mode()
+        )
+
+    def _nps(self, recs: ir.Table, present: set[str]) -> ir.Table:
+        if "survey_responses" not in present:
+            return ibis.memtable(
+                pa.table(
+                    {
+                        "customer_id": pa.array([], pa.string()),
+                        "latest_nps": pa.array([], pa.int64()),
+                    }
+                )
+            )
+        sr = self.con.table("survey_responses")
+        rows = recs.filter(recs.table == "survey_responses").join(
+            sr,
+            [
+                recs.source == sr._cintel_source,
+                recs.stream == sr._cintel_stream,
+                recs.record_key == sr._cintel_record_key,
+            ],
+        )
+        return rows.group_by("customer_id").aggregate(
+            latest_nps=rows.nps.argmax(rows.submitted_at, where=rows.nps.notnull())
+        )
+
+    # ------------------------------------------------------------------ saving
+    def _swap(self, staged: dict[str, ir.Table], result: UnifyResult) -> None:
+        """Replace the output tables by the staged ones, in one transaction where possible."""
+        runs = pa.table(
+            {
+                "run_id": [result.run_id],
+                "started_at": pa.array([result.started_at], pa.timestamp("us", tz="UTC")),
+                "summary": [str(result.as_dict())],
+            }
+        )
+        with self._transaction():
+            for name in staged:
+                staging = f"{_STAGE}out_{name}"
+                self.con.drop_table(name, force=True)
+                # names are ours (letters and _), and ALTER TABLE … RENAME TO is everywhere
+                self.con.raw_sql(f"ALTER TABLE {staging} RENAME TO {name}")
+                self._staged.remove(staging)
+            if _RUNS in self._tables():
+                self.con.insert(_RUNS, runs)
+            else:
+                self.con.create_table(_RUNS, runs)
+
+
+def _count(expr: ir.IntegerScalar) -> int:
+    """A count, through Arrow (``execute`` would go through pandas)."""
+    return int(expr.to_pyarrow().as_py() or 0)
+
+
+def _empty_merges() -> pa.Table:
+    return pa.table(
+        {
+            "retired_id": pa.array([], pa.string()),
+            "survivor_id": pa.array([], pa.string()),
+            "kind": pa.array([], pa.string()),
+            "run_id": pa.array([], pa.string()),
+            "at": pa.array([], pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def _restitch(
+    table: pa.Table, limits: dict[str, int | None], default: int | None
+) -> tuple[pa.Table, pa.Table]:
+    """Stream the groups of over-limit components through a union-find, in time order.
+
+    A group's identifiers join its strongest one in priority order; one whose
+    merge would give the cluster more values of a type than its limit is left
+    out of that merge. Returns ``node -> label`` and the refusals.
+    """
+    rows = table.to_pylist()
+    by_group: dict[int, list[dict[str, Any]]] = {}
+    when: dict[int, Any] = {}
+    for row in rows:
+        by_group.setdefault(row["gid"], []).append(row)
+        when[row["gid"]] = row["seen_at"]
+    order = sorted(by_group, key=lambda g: (when[g] is None, when[g] or 0, g))
+    parent: dict[int, int] = {}
+    kinds: dict[int, dict[str, set[str]]] = {}
+
+    def find(x: int) -> int:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def limit(kind: str) -> int | None:
+        return limits.get(kind, default)
+
+    refused: Counter[tuple[str, str, str]] = Counter()
+    for gid in order:
+        members = sorted(by_group[gid], key=lambda r: (r["priority"], r["type"], r["value"]))
+        for r in members:
+            if r["node"] not in parent:
+                parent[r["node"]] = r["node"]
+                kinds[r["node"]] = {r["type"]: {r["value"]}}
+        head = find(members[0]["node"])
+        for r in members[1:]:
+            other = find(r["node"])
+            if other == head:
+                continue
+            a, b = kinds[head], kinds[other]
+            broken = next(
+                (
+                    k
+                    for k in sorted(set(a) | set(b))
+                    if (lim := limit(k)) is not None
+                    and len(a.get(k, set()) | b.get(k, set())) > lim
+                ),
+                None,
+            )
+            if broken is not None:
+                refused[(r["type"], r["value"], broken)] += 1
+                continue
+            keep, gone = (head, other) if head < other else (other, head)
+            parent[gone] = keep
+            for k, values in kinds.pop(gone).items():
+                kinds[keep].setdefault(k, set()).update(values)
+            head = keep
+    node_ids = list(parent)
+    labels = pa.table(
+        {
+            "node": pa.array(node_ids, pa.int64()),
+            "label": pa.array([find(n) for n in node_ids], pa.int64()),
+        }
+    )
+    refusals = pa.table(
+        {
+            "type": pa.array([k[0] for k in refused], pa.string()),
+            "value": pa.array([k[1] for k in refused], pa.string()),
+            "reason": pa.array(["limit"] * len(refused), pa.string()),
+            "detail": pa.array(
+                [
+                    f"merging would give a customer more {k[2]} values than its limit "
+                    f"({limit(k[2])}); left out of the merge"
+                    for k in refused
+                ],
+                pa.string(),
+            ),
+            "records": pa.array(list(refused.values()), pa.int64()),
+        }
+    )
+    return labels, refusals
