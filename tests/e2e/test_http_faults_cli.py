@@ -79,7 +79,13 @@ ALL_KINDS = {"429", "500", "503", "drop", "truncate", "malformed"}
 def write_pipeline(tmp_path: Path, server: LoopbackServer, paging: str, attempts: int) -> Path:
     """The example manifest with this paging style and retry budget, and a cintel.yaml."""
     manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
-    manifest["retry"] = {"max_attempts": attempts, "max_wait": 60}
+    # fast backoff when the server gives no hint; Retry-After (1 s) is still honoured
+    manifest["retry"] = {
+        "max_attempts": attempts,
+        "max_wait": 60,
+        "backoff_initial": 0.05,
+        "backoff_max": 0.2,
+    }
     (stream,) = manifest["streams"]
     style = PAGING[paging]
     stream["params"] = {**stream["params"], **style["params"]}

@@ -811,7 +811,9 @@ class Pipeline:
             failed = [t.result for t in tasks if t.result.status == "failed"]
             if error is None and failed:
                 first = failed[0]
-                error = f"{first.key}: {first.error}"
+                reason = first.error or "failed"
+                # errors that name their stream already (HTTP errors, the error budget) say it once
+                error = reason if reason.startswith(f"{first.key}:") else f"{first.key}: {reason}"
                 if len(failed) > 1:
                     error += f" (and {len(failed) - 1} more failed stream(s))"
             status: Literal["succeeded", "failed"] = "failed" if error else "succeeded"

@@ -336,6 +336,8 @@ class DeclarativeConnector(Connector):
                 max_attempts=m.retry.max_attempts,
                 max_wait=m.retry.max_wait,
                 statuses=frozenset(m.retry.statuses),
+                backoff_initial=m.retry.backoff_initial,
+                backoff_max=m.retry.backoff_max,
             ),
             limiter=self._limiter,
             error_check=error_check,

@@ -103,6 +103,10 @@ class RetrySpec(_Strict):
     statuses: list[int] = Field(
         default_factory=lambda: [429, 500, 502, 503, 504], description="Statuses retried."
     )
+    backoff_initial: float = Field(
+        0.5, ge=0, description="First backoff wait in seconds when the server gives no hint."
+    )
+    backoff_max: float = Field(30.0, ge=0, description="Longest single backoff wait in seconds.")
 
 
 class ErrorSpec(_Strict):
