@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -194,11 +193,7 @@ def register(app: typer.Typer, *, load: Callable[[Any], Pipeline], out: Any, err
         with errors():
             profiles = load(config).profile(identifier, limit=limit)
             if as_json:
-                out.print(
-                    json.dumps([_jsonable(p.as_dict()) for p in profiles], indent=2),
-                    markup=False,
-                    highlight=False,
-                )
+                out.print_json(data=[_jsonable(p.as_dict()) for p in profiles])
             elif not profiles:
                 out.print(f"no customer has {identifier!r} (has `cintel unify` run?)")
             else:

@@ -91,6 +91,7 @@ _RUNS = "_cintel_unify_runs"
 _STAGE = "_cintel_stage_"
 _SEP = "\x1f"
 _MAX_PASSES = 64
+_NODE_SPAN = 1 << 40  # node ids stay below this: priority * span + node orders by both
 _TS = ibis.dtype("timestamp('UTC', 6)")
 
 
@@ -192,51 +193,42 @@ class Unifier:
         return limits, self.config.default_limit
 
     # ------------------------------------------------------------------ phases
-    def _occurrences(self, present: set[str]) -> ir.Table | None:
+    def _groups(self, present: set[str]) -> ir.Table | None:
+        """Every canonical row with identifiers, as a *group* (its identifiers were seen
+        together): ``gid, tbl, source, stream, record_key, profile_id, seen_at, idents``."""
         parts: list[ir.Table] = []
         for name, time_columns in _EVENT_TABLES.items():
             if name not in present:
                 continue
             t = self.con.table(name)
-            seen = ibis.coalesce(*[t[c] for c in time_columns if c in t.columns])
-            base = t.select(
-                tbl=ibis.literal(name),
-                source=t._cintel_source,
-                stream=t._cintel_stream,
-                record_key=t._cintel_record_key,
-                profile_id=t.profile_id if name == "source_profiles" else ibis.null("string"),
-                seen_at=seen,
-                ident=t.identifiers,
+            parts.append(
+                t.select(
+                    tbl=ibis.literal(name),
+                    source=t._cintel_source,
+                    stream=t._cintel_stream,
+                    record_key=t._cintel_record_key,
+                    profile_id=t.profile_id if name == "source_profiles" else ibis.null("string"),
+                    seen_at=ibis.coalesce(*[t[c] for c in time_columns if c in t.columns]),
+                    idents=t.identifiers,
+                )
             )
-            parts.append(base.unnest("ident"))
         if "identity_links" in present:
             t = self.con.table("identity_links")
-            for side in ("left", "right"):
-                parts.append(
-                    t.select(
-                        tbl=ibis.literal("identity_links"),
-                        source=t._cintel_source,
-                        stream=t._cintel_stream,
-                        record_key=t._cintel_record_key,
-                        profile_id=ibis.null("string"),
-                        seen_at=t.seen_at,
-                        ident=t[side],
-                    )
+            parts.append(
+                t.select(
+                    tbl=ibis.literal("identity_links"),
+                    source=t._cintel_source,
+                    stream=t._cintel_stream,
+                    record_key=t._cintel_record_key,
+                    profile_id=ibis.null("string"),
+                    seen_at=t.seen_at,
+                    idents=ibis.array([t["left"], t["right"]]),
                 )
+            )
         if not parts:
             return None
-        occ = ibis.union(*parts, distinct=False)
-        occ = occ.select(
-            tbl=occ.tbl,
-            source=occ.source,
-            stream=occ.stream,
-            record_key=occ.record_key,
-            profile_id=occ.profile_id,
-            seen_at=occ.seen_at,
-            type=occ.ident["type"],
-            value=occ.ident["value"],
-        )
-        return occ.filter(occ.type.notnull() & occ.value.notnull() & (occ.value != ""))
+        union = ibis.union(*parts, distinct=False)
+        return union.mutate(gid=ibis.row_number())
 
     def _blocked(self, t: ir.Table) -> ir.BooleanValue:
         cond: ir.BooleanValue = ibis.literal(False)
@@ -266,76 +258,71 @@ class Unifier:
             )
         present = self._tables()
         self._progress("reading identifiers")
-        occ_expr = self._occurrences(present)
-        if occ_expr is None:
+        groups_expr = self._groups(present)
+        if groups_expr is None:
             log.info("nothing to unify: no canonical tables with identifiers yet")
             return
-        occ_raw = self._stage("occ_raw", occ_expr)
-        refused = self._blocked(occ_raw)
-        blocked = occ_raw.filter(refused)
+        groups = self._stage("groups", groups_expr)
+        exploded = groups.select("gid", ident=groups.idents).unnest("ident")
+        pairs = exploded.select(
+            "gid", type=exploded.ident["type"], value=exploded.ident["value"]
+        ).distinct()
+        present_value = pairs.type.notnull() & pairs.value.notnull() & (pairs.value != "")
+        pairs = self._stage("pairs", pairs.filter(present_value))
+        # node ids: one integer per distinct identifier; the blocklist is checked once per value
+        distinct = pairs.select("type", "value").distinct()
+        nodes_all = distinct.mutate(
+            node=ibis.row_number(),
+            priority=self._priority(distinct.type),
+            blocked=self._blocked(distinct),
+        )
+        nodes_all = self._stage("nodes_all", nodes_all)
+        blocked = nodes_all.filter(nodes_all.blocked)
+        blocked_hits = pairs.semi_join(blocked, ["type", "value"])
         refusals: list[ir.Table] = [
-            blocked.group_by(["type", "value"]).aggregate(
+            blocked_hits.group_by(["type", "value"]).aggregate(
                 reason=ibis.literal("blocklist"),
                 detail=ibis.literal("the value matches the identifier blocklist"),
-                records=blocked.count(),
+                records=blocked_hits.count(),
             )
         ]
-        occ0 = occ_raw.filter(~refused)
-        # group = one canonical row: its identifiers were seen together
-        occ0 = occ0.mutate(
-            grp=ibis.literal(_SEP).join(
-                [occ0.tbl, occ0.source, occ0.stream, occ0.record_key.fill_null("")]
-            )
-        )
-        # node ids: one integer per distinct identifier
-        nodes = occ0.select("type", "value").distinct()
-        nodes = nodes.mutate(node=ibis.row_number(), priority=self._priority(nodes.type))
-        nodes = self._stage("nodes", nodes)
-        groups = occ0.select("grp").distinct()
-        groups = self._stage("groups", groups.mutate(gid=ibis.row_number()))
-        occ = occ0.join(nodes, ["type", "value"]).join(groups, "grp")
-        occ = self._stage(
-            "occ",
-            occ.select(
-                "gid", "node", "tbl", "source", "stream", "record_key", "profile_id", "seen_at"
-            ),
-        )
+        kept = nodes_all.filter(~nodes_all.blocked)
+        nodes = self._stage("nodes", kept.select("type", "value", "node", "priority"))
+        occ = self._stage("occ", pairs.join(nodes, ["type", "value"]).select("gid", "node"))
         result.records = _count(groups.count())
         result.identifiers = _count(nodes.count())
         if "source_profiles" in present:
             result.profiles = _count(self.con.table("source_profiles").count())
 
         # shared identifiers: held by too many profiles of one source
-        shared = self._shared(occ, nodes)
+        shared = self._shared(occ, groups, nodes)
         refusals.append(shared.select("type", "value", "reason", "detail", "records"))
         shared_nodes = shared.select("node")
-        links = occ.anti_join(shared_nodes, "node").select("gid", "node").distinct()
-        links = self._stage("links", links)
+        links = self._stage("links", occ.anti_join(shared_nodes, "node"))
 
         self._progress("stitching")
         labels, passes = self._components(nodes.anti_join(shared_nodes, "node"), links)
         result.passes = passes
 
         self._progress("checking limits")
-        labels, limit_refusals = self._enforce_limits(nodes, links, occ, labels)
+        labels, limit_refusals = self._enforce_limits(nodes, links, groups, labels)
         if limit_refusals is not None:
             refusals.append(limit_refusals)
 
         # each group belongs to the component of its strongest identifier
-        ranked = links.join(labels, "node").join(nodes.select("node", "priority"), "node")
-        ranked = ranked.mutate(
-            rk=ibis.row_number().over(group_by=ranked.gid, order_by=[ranked.priority, ranked.node])
+        ranked = links.join(nodes.select("node", "priority"), "node")
+        best = ranked.group_by("gid").aggregate(
+            key=(ranked.priority.cast("int64") * _NODE_SPAN + ranked.node).min()
         )
-        group_label = self._stage(
-            "group_label", ranked.filter(ranked.rk == 0).select("gid", "label")
-        )
+        best = best.select("gid", node=best.key % _NODE_SPAN)
+        group_label = self._stage("group_label", best.join(labels, "node").select("gid", "label"))
 
         self._progress("assigning customer ids")
         ids, history, created = self._assign_ids(nodes, labels, present)
         result.created = created
 
         self._progress("building golden records")
-        outputs = self._outputs(occ, nodes, labels, group_label, shared, ids, present)
+        outputs = self._outputs(occ, groups, nodes, labels, group_label, shared, ids, present)
         all_refusals = ibis.union(*refusals, distinct=False)
         outputs["identity_refusals"] = all_refusals.mutate(
             run_id=ibis.literal(self.run_id), at=ibis.literal(self.now).cast(_TS)
@@ -363,9 +350,10 @@ class Unifier:
         self._swap(staged, result)
 
     # ------------------------------------------------------------------ guards
-    def _shared(self, occ: ir.Table, nodes: ir.Table) -> ir.Table:
+    def _shared(self, occ: ir.Table, groups: ir.Table, nodes: ir.Table) -> ir.Table:
         limit = self.config.max_profiles_per_identifier
-        profiles = occ.filter((occ.tbl == "source_profiles") & occ.profile_id.notnull())
+        owners = groups.filter((groups.tbl == "source_profiles") & groups.profile_id.notnull())
+        profiles = occ.join(owners.select("gid", "source", "profile_id"), "gid")
         per_source = profiles.group_by(["node", "source"]).aggregate(
             holders=profiles.profile_id.nunique()
         )
@@ -376,7 +364,8 @@ class Unifier:
         worst = per_source.group_by("node").aggregate(
             holders=per_source.holders.max(), source=per_source.source.min()
         )
-        records = occ.group_by("node").aggregate(records=occ.gid.nunique())
+        hits = occ.semi_join(worst, "node")
+        records = hits.group_by("node").aggregate(records=hits.count())
         shared = worst.join(nodes, "node").join(records, "node")
         shared = shared.select(
             "node",
@@ -401,6 +390,7 @@ class Unifier:
             "edges", ibis.union(star, star.select(a=star.b, b=star.a), distinct=True)
         )
         labels = self._stage("labels", nodes.select("node", label=nodes.node))
+        total = _count(labels.label.sum())
         passes = 0
         for passes in range(1, _MAX_PASSES + 1):  # noqa: B007 - the count is reported
             nb = edges.join(labels, edges.b == labels.node).select(edges.a, labels.label)
@@ -413,18 +403,18 @@ class Unifier:
             jumped = step.join(parent, step.label == parent.node).select(
                 node=step.node, label=parent.label
             )
-            jumped = self._stage("jumped", jumped)
-            changed = jumped.join(labels, "node").filter(lambda t: t.label != t.label_right)
-            if _count(changed.count()) == 0:
-                labels = self._stage("labels", jumped)
-                break
             labels = self._stage("labels", jumped)
+            # labels only ever decrease, so an unchanged sum means nothing changed
+            now = _count(labels.label.sum())
+            if now == total:
+                break
+            total = now
         else:
             raise RuntimeError(f"identity graph did not converge in {_MAX_PASSES} passes")
         return labels, passes
 
     def _enforce_limits(
-        self, nodes: ir.Table, links: ir.Table, occ: ir.Table, labels: ir.Table
+        self, nodes: ir.Table, links: ir.Table, groups: ir.Table, labels: ir.Table
     ) -> tuple[ir.Table, ir.Table | None]:
         """Re-stitch, in time order and by priority, components breaking a type limit."""
         limits, default = self._limits()
@@ -439,8 +429,8 @@ class Unifier:
             return labels, None
         bad_nodes = typed.semi_join(bad, "label").select("node")
         rows = links.semi_join(bad_nodes, "node").join(nodes, "node")
-        when = occ.group_by("gid").aggregate(seen_at=occ.seen_at.min())
-        rows = rows.join(when, "gid").select("gid", "seen_at", "node", "type", "value", "priority")
+        rows = rows.join(groups.select("gid", "seen_at"), "gid")
+        rows = rows.select("gid", "seen_at", "node", "type", "value", "priority")
         table = rows.to_pyarrow()
         new_labels, refused = _restitch(table, limits, default)
         overrides = self._stage("limit_labels", new_labels)
@@ -603,6 +593,7 @@ class Unifier:
     def _outputs(
         self,
         occ: ir.Table,
+        groups: ir.Table,
         nodes: ir.Table,
         labels: ir.Table,
         group_label: ir.Table,
@@ -610,22 +601,21 @@ class Unifier:
         ids: ir.Table,
         present: set[str],
     ) -> dict[str, ir.Table]:
-        records = occ.select("gid", "tbl", "source", "stream", "record_key", "seen_at").distinct()
-        recs = records.join(group_label, "gid").join(ids, "label")
-        recs = self._stage(
-            "records_out",
-            recs.select(
-                table=recs.tbl,
-                source=recs.source,
-                stream=recs.stream,
-                record_key=recs.record_key,
-                customer_id=recs.customer_id,
-                seen_at=recs.seen_at,
-            ),
+        recs = groups.join(group_label, "gid").join(ids, "label")
+        recs = recs.select(
+            table=recs.tbl,
+            source=recs.source,
+            stream=recs.stream,
+            record_key=recs.record_key,
+            customer_id=recs.customer_id,
+            seen_at=recs.seen_at,
         )
+        # one row per record and customer (an identify call gives several link rows)
+        recs = self._stage("records_out", recs.distinct())
         # identifiers: own ones, and shared ones under every customer whose records hold them
-        stats = occ.group_by("node").aggregate(
-            first_seen=occ.seen_at.min(), last_seen=occ.seen_at.max(), records=occ.gid.nunique()
+        dated = occ.join(groups.select("gid", "seen_at"), "gid")
+        stats = dated.group_by("node").aggregate(
+            first_seen=dated.seen_at.min(), last_seen=dated.seen_at.max(), records=dated.count()
         )
         own = labels.anti_join(shared, "node").join(ids, "label").join(nodes, "node")
         own = own.join(stats, "node").select(
@@ -638,12 +628,12 @@ class Unifier:
             "records",
             shared=ibis.literal(False),
         )
-        shared_occ = occ.semi_join(shared, "node")
+        shared_occ = dated.semi_join(shared, "node")
         holders = shared_occ.join(group_label, "gid").join(ids, "label").join(nodes, "node")
         holders = holders.group_by(["customer_id", "type", "value", "priority"]).aggregate(
             first_seen=holders.seen_at.min(),
             last_seen=holders.seen_at.max(),
-            records=holders.gid.nunique(),
+            records=holders.count(),
         )
         holders = holders.mutate(shared=ibis.literal(True))
         identifiers = ibis.union(own, holders, distinct=False)
