@@ -753,8 +753,8 @@ class Pipeline:
                 row["_cintel_source"] = source
                 row["_cintel_stream"] = stream.name
                 fixed.append(row)
-            if fixed:
-                tables[entity] = to_arrow(entity, fixed)
+            # even empty: the sink creates the table from the model's schema
+            tables[entity] = to_arrow(entity, fixed)
         return tables, parts
 
     # ------------------------------------------------------------------ running

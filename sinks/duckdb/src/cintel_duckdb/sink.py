@@ -369,7 +369,7 @@ class DuckDBSink(Sink):
             merge = batch.disposition == "merge"
             self._insert(table, batch.rows, delete_on=("_cintel_key",) if merge else ())
         for entity, rows in batch.canonical.items():
-            if rows.num_rows:
+            if rows.num_rows or not self._table_columns(entity):
                 self._insert(
                     entity,
                     rows,
