@@ -201,3 +201,18 @@ def test_a_mapping_with_two_sources_for_one_field_is_refused() -> None:
         CanonicalSpec.model_validate(
             {"table": "identity_links", "identifiers": {"user_id": "userId"}}
         )
+
+
+def test_a_reloaded_record_that_no_longer_maps_loses_its_old_rows(tmp_path: Path) -> None:
+    p = pipeline(tmp_path, "7,x@example.com,,Ed,2026-10-01T10:00:00Z\n")
+    assert p.run().ok
+    assert query(tmp_path, "SELECT profile_id, email FROM source_profiles") == [
+        ("7", "x@example.com")
+    ]
+    (tmp_path / "contacts.csv").write_text(
+        HEADER + "7,y@example.com,,Ed,not a date\n", encoding="utf-8"
+    )
+    assert p.run(full_refresh=True).ok
+    # the new version is refused by the model: the old row must not linger as if current
+    assert query(tmp_path, "SELECT count(*) FROM source_profiles") == [(0,)]
+    assert query(tmp_path, "SELECT kind FROM _cintel_dead_letter") == [("row",)]

@@ -734,8 +734,7 @@ class Pipeline:
             parts.append(DeadLetter(ident, redact(reason), payload, kind=kind, record_key=key))
 
         for entity, rows in mapped.items():
-            if not rows:
-                continue
+            # an entity with no rows still goes to the sink: reloaded records lose old rows
             valid, problems = validate_rows(entity, rows)
             for i, reason in problems:
                 part(rows[i].get("_cintel_record_index"), "row", entity, reason)

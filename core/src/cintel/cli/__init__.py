@@ -413,7 +413,7 @@ def deadletter_list(
         for row in pipeline.dead_letters(source or None, name or None):
             reason = _reason_group(row.reason)
             if row.kind != "record":  # "where: why ('value')" grouped without the value
-                reason = f"[{row.kind} left out] {reason.rsplit(' (', 1)[0]}"
+                reason = f"({row.kind} left out) {reason.rsplit(' (', 1)[0]}"
             key = (f"{row.source}.{row.stream}", reason)
             groups[key] += 1
             if len(examples[key]) < show:

@@ -30,8 +30,6 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, create_model
 
 from cintel.config import format_validation_error, is_manifest_reference
 from cintel.declarative.manifest import (
-    CanonicalSpec,
-    FieldSpec,
     Manifest,
     PaginatorSpec,
     StreamSpec,
@@ -59,6 +57,7 @@ from cintel.http.paginate import (
 from cintel.http.ratelimit import RateLimiter
 from cintel.http.retry import RetryPolicy
 from cintel.http.stream import HttpStream, render
+from cintel.mapping import map_records
 from cintel.source import CheckResult, Connector, ConnectorConfig, ConnectorContext, Record, Stream
 
 __all__ = [
@@ -179,27 +178,6 @@ def _paginator(spec: PaginatorSpec) -> Paginator:
     return SinglePage()
 
 
-def _field_value(record: Mapping[str, Any], source: str | FieldSpec) -> Any:
-    if isinstance(source, str):
-        return select(record, source)
-    if source.path is not None:
-        return select(record, source.path)
-    if source.template is not None:
-        return render(source.template, {"record": record}) or None
-    return source.value
-
-
-def _matches(record: Mapping[str, Any], when: Mapping[str, Any]) -> bool:
-    for path, expected in when.items():
-        value = select(record, path)
-        if isinstance(expected, list):
-            if value not in expected:
-                return False
-        elif value != expected:
-            return False
-    return True
-
-
 class DeclarativeStream(HttpStream):
     """A stream built from a manifest's ``streams[]`` entry."""
 
@@ -233,31 +211,7 @@ class DeclarativeStream(HttpStream):
         return self.spec.json_schema or super().json_schema()
 
     def to_canonical(self, records: Sequence[Record]) -> Mapping[str, Sequence[Record]]:
-        out: dict[str, list[Record]] = {}
-        for mapping in self.spec.canonical:
-            rows = out.setdefault(mapping.table, [])
-            rows.extend(_map_records(mapping, records))
-        return out
-
-
-def _map_records(mapping: CanonicalSpec, records: Sequence[Record]) -> list[Record]:
-    rows: list[Record] = []
-    field_items = list(mapping.fields.items())
-    ident_items = list(mapping.identifiers.items())
-    for index, record in enumerate(records):
-        if mapping.when and not _matches(record, mapping.when):
-            continue
-        row: Record = {name: _field_value(record, src) for name, src in field_items}
-        if ident_items:
-            idents = []
-            for kind, src in ident_items:
-                value = _field_value(record, src)
-                if value not in (None, ""):
-                    idents.append({"type": kind, "value": str(value)})
-            row["identifiers"] = idents
-        row["_cintel_record_index"] = index
-        rows.append(row)
-    return rows
+        return map_records(self.spec.canonical, records)
 
 
 class DeclarativeConnector(Connector):

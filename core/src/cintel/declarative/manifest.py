@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cintel.http.incremental import CursorFormat
+from cintel.mapping import CanonicalSpec, FieldSpec
 
 __all__ = [
     "AuthSpec",
@@ -173,40 +174,6 @@ class IncrementalSpec(_Strict):
     start: Any = Field(None, description="Bound of the first run (template allowed).")
     lookback_seconds: float = Field(0, ge=0, description="History re-read every run.")
     slice_days: float | None = Field(None, gt=0, description="Backfill in windows of N days.")
-
-
-class FieldSpec(_Strict):
-    """A canonical field from a record path, a template or a constant."""
-
-    path: str | None = Field(None, description="Dotted path in the record.")
-    template: str | None = Field(None, description='e.g. "{{ record.first }} {{ record.last }}".')
-    value: Any = Field(None, description="A constant.")
-
-
-FieldSource = str | FieldSpec
-
-
-class CanonicalSpec(_Strict):
-    """Rows of one canonical table made from each record."""
-
-    table: Literal[
-        "source_profiles",
-        "identity_links",
-        "touchpoints",
-        "conversions",
-        "survey_responses",
-        "interactions",
-    ] = Field(description="Canonical table.")
-    when: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Only records whose dotted paths equal these values (lists mean any of).",
-    )
-    fields: dict[str, FieldSource] = Field(
-        default_factory=dict, description="Canonical field -> record path or spec."
-    )
-    identifiers: dict[str, FieldSource] = Field(
-        default_factory=dict, description="Identifier type -> record path or spec."
-    )
 
 
 class StreamSpec(_Strict):

@@ -30,6 +30,7 @@ from cintel.identity.normalize import NormalizeSettings
 
 __all__ = [
     "DEFAULT_BLOCKLIST",
+    "GOLDEN_ATTRIBUTES",
     "IdentifierRule",
     "IdentityConfig",
     "ProbabilisticConfig",
@@ -51,6 +52,17 @@ DEFAULT_BLOCKLIST: dict[str, list[str]] = {
 }
 
 SurvivorshipRule = Literal["most_recent", "source_priority", "most_frequent"]
+#: Golden-record attributes taken from source profiles by survivorship.
+GOLDEN_ATTRIBUTES = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "city",
+    "country",
+)
 Comparison = Literal["first_name", "last_name", "birth_date", "postal_code", "city", "street"]
 _DEFAULT_COMPARISONS: tuple[Comparison, ...] = (
     "first_name",
@@ -88,11 +100,33 @@ class SurvivorshipConfig(_Strict):
         description="Sources in order of trust for `source_priority` (unlisted ones come last).",
     )
 
+    @field_validator("attributes")
+    @classmethod
+    def _known(cls, value: dict[str, SurvivorshipRule]) -> dict[str, SurvivorshipRule]:
+        unknown = sorted(set(value) - set(GOLDEN_ATTRIBUTES))
+        if unknown:
+            raise ValueError(
+                f"unknown golden attribute(s) {', '.join(unknown)}; "
+                f"known: {', '.join(GOLDEN_ATTRIBUTES)}"
+            )
+        return value
+
 
 class ProbabilisticConfig(_Strict):
     """The optional Splink stage (extra ``cintel[probabilistic]``)."""
 
     enabled: bool = Field(False, description="Run the probabilistic stage after stitching.")
+
+    @field_validator("enabled")
+    @classmethod
+    def _available(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(
+                "the probabilistic (Splink) stage is not available in this version; "
+                "leave it disabled"
+            )
+        return value
+
     threshold: float = Field(
         0.99, gt=0, lt=1, description="Match probability from which a pair becomes a link."
     )

@@ -179,12 +179,18 @@ class Customer(CanonicalEntity):
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
+    title: str | None = None
+    city: str | None = None
     country: str | None = None
     first_seen: datetime | None = None
     last_seen: datetime | None = None
-    channels: list[str] = Field(default_factory=list)
-    lifetime_value: float | None = None
+    channels: list[str] = Field(default_factory=list, description="Sources the customer is in.")
+    profile_count: int | None = Field(None, description="Source profiles unified.")
+    record_count: int | None = Field(None, description="Canonical records of the customer.")
+    lifetime_value: float | None = Field(None, description="Sum of conversion values.")
+    currency: str | None = Field(None, description="Most common conversion currency.")
     latest_nps: int | None = None
+    unified_at: datetime | None = Field(None, description="When unify last wrote the record.")
 
 
 ENTITIES: dict[str, type[CanonicalEntity]] = {

@@ -368,13 +368,24 @@ class DuckDBSink(Sink):
         if batch.rows.num_rows or not exists:
             merge = batch.disposition == "merge"
             self._insert(table, batch.rows, delete_on=("_cintel_key",) if merge else ())
+        if batch.canonical and batch.rows.num_rows:
+            # a reloaded record's canonical rows are replaced: all of them, in every table
+            # its stream maps to, even when the new version maps to fewer (or no) rows
+            con.register(_INCOMING, batch.rows.select(["_cintel_key"]))
+            try:
+                for entity in batch.canonical:
+                    if self._table_columns(entity):
+                        con.execute(
+                            f"DELETE FROM {_q(entity)} WHERE _cintel_source = ? "
+                            "AND _cintel_stream = ? "
+                            f"AND _cintel_record_key IN (SELECT _cintel_key FROM {_INCOMING})",
+                            [batch.source, batch.stream],
+                        )
+            finally:
+                con.unregister(_INCOMING)
         for entity, rows in batch.canonical.items():
             if rows.num_rows or not self._table_columns(entity):
-                self._insert(
-                    entity,
-                    rows,
-                    delete_on=("_cintel_source", "_cintel_stream", "_cintel_record_key"),
-                )
+                self._insert(entity, rows)
         now = _naive_utc(datetime.now(UTC))
         if batch.canonical and batch.rows.num_rows:
             # re-loaded records: their canonical rows were replaced, so are their parts
