@@ -14,6 +14,7 @@ previous watermark, so nothing between the two is skipped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -55,6 +56,18 @@ def _comparable(value: Any) -> Any:
     return value
 
 
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _shape(value: Any) -> str:
+    """``number``, ``date`` (ISO-looking text) or ``text``: values of one shape compare."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "number"
+    if isinstance(value, str) and _DATE_LIKE.match(value):
+        return "date"
+    return "text"
+
+
 def _greater(a: Any, b: Any) -> bool:
     """``a > b`` for cursor values; numbers with numbers, everything else as text."""
     if isinstance(a, int | float) and isinstance(b, int | float):
@@ -91,6 +104,8 @@ class CursorTracker:
             set(pending.get("boundary") or ()) if pending else set(self.boundary)
         )
         self._overflow = bool(pending.get("overflow", False))
+        #: Cursor values of another shape than the watermark's, left out of it.
+        self.skipped_values = 0
 
     def is_new(self, record: Mapping[str, Any]) -> bool:
         """Whether ``record`` is past the committed watermark (records without a cursor are)."""
@@ -113,6 +128,13 @@ class CursorTracker:
             if value is None:
                 continue
             value = _comparable(value)
+            if self.pending is not None and _shape(value) != _shape(self.pending):
+                if _shape(self.pending) != "text":
+                    # "n/a" in a date column must not become the watermark: as text it
+                    # sorts after every date, and the next runs would skip everything
+                    self.skipped_values += 1
+                    continue
+                self.pending = None  # a real date or number replaces a stray text value
             if self.pending is None or _greater(value, self.pending):
                 self.pending = value
                 self.pending_boundary = set()
