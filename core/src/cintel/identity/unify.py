@@ -26,7 +26,8 @@ default, the same code on Spark or Postgres):
    rebuild from scratch gives the same ids.
 6. **Golden records** (``customers``): per-attribute survivorship (most recent,
    source priority, most frequent), first/last seen, sources seen, lifetime value,
-   latest NPS.
+   latest NPS. Ties (same time, same count) are broken by the values themselves,
+   never by the order an engine read the rows in, so DuckDB and Spark agree.
 
 Tables written (all replaced atomically at the end, in one transaction where the
 store has them): ``customers``, ``customer_identifiers``, ``customer_records``,
@@ -93,6 +94,7 @@ _SEP = "\x1f"
 _MAX_PASSES = 64
 _NODE_SPAN = 1 << 40  # node ids stay below this: priority * span + node orders by both
 _TS = ibis.dtype("timestamp('UTC', 6)")
+_EPOCH = ibis.literal(datetime(1970, 1, 1, tzinfo=UTC)).cast(_TS)
 
 
 def customer_id_for(kind: str, value: str, salt: str = "") -> str:
@@ -228,6 +230,8 @@ class Unifier:
         if not parts:
             return None
         union = ibis.union(*parts, distinct=False)
+        # numbered as the engine reads the rows: a gid only names a group (where the order
+        # of groups matters, _restitch breaks ties by content, not by gid)
         return union.mutate(gid=ibis.row_number())
 
     def _blocked(self, t: ir.Table) -> ir.BooleanValue:
@@ -272,7 +276,8 @@ class Unifier:
         # node ids: one integer per distinct identifier; the blocklist is checked once per value
         distinct = pairs.select("type", "value").distinct()
         nodes_all = distinct.mutate(
-            node=ibis.row_number(),
+            # ordered: a component's label (its smallest node) then means the same everywhere
+            node=ibis.row_number().over(order_by=[distinct.type, distinct.value]),
             priority=self._priority(distinct.type),
             blocked=self._blocked(distinct),
         )
@@ -476,9 +481,9 @@ class Unifier:
             )
         )
         has_previous = "customer_identifiers" in present and _REGISTRY in present
-        registry = self.con.table(_REGISTRY) if has_previous else empty_registry
+        registry = _utc(self.con.table(_REGISTRY)) if has_previous else empty_registry
         old_merges = (
-            self.con.table("customer_merges")
+            _utc(self.con.table("customer_merges"))
             if "customer_merges" in present
             else ibis.memtable(_empty_merges())
         )
@@ -655,11 +660,33 @@ class Unifier:
             channels=recs.source.collect(distinct=True).sort(),
             record_count=recs.count(),
         )
-        idents = identifiers.group_by("customer_id").aggregate(
-            identifiers=ibis.struct({"type": identifiers.type, "value": identifiers.value}).collect(
-                order_by=[identifiers.priority, identifiers.type, identifiers.value]
-            ),
-        )
+        if self.con.name == "pyspark":
+            # Spark has no ordered collect (``collect(order_by=...)``): sort (priority, type,
+            # value) structs, then keep type and value. Not for every engine: ibis writes the
+            # lambda with ``->``, which DuckDB 2.0 refuses.
+            keyed = ibis.struct(
+                {
+                    "priority": identifiers.priority,
+                    "type": identifiers.type,
+                    "value": identifiers.value,
+                }
+            )
+            idents = identifiers.group_by("customer_id").aggregate(
+                identifiers=keyed.collect().sort()
+            )
+            idents = idents.select(
+                "customer_id",
+                identifiers=idents.identifiers.map(
+                    lambda i: ibis.struct({"type": i["type"], "value": i["value"]})
+                ),
+            )
+        else:
+            pair = ibis.struct({"type": identifiers.type, "value": identifiers.value})
+            idents = identifiers.group_by("customer_id").aggregate(
+                identifiers=pair.collect(
+                    order_by=[identifiers.priority, identifiers.type, identifiers.value]
+                ),
+            )
         golden = base.left_join(seen, "customer_id").select(~ibis.selectors.endswith("_right"))
         golden = golden.left_join(idents, "customer_id").select(~ibis.selectors.endswith("_right"))
         golden = golden.left_join(self._attributes(recs, present), "customer_id").select(
@@ -707,26 +734,30 @@ class Unifier:
                 recs.record_key == sp._cintel_record_key,
             ],
         )
-        when = ibis.coalesce(prof.updated_at, prof.created_at)
-        epoch = when.epoch_seconds().fill_null(0).cast("float64")
+        # an undated profile counts as the oldest (the epoch)
+        when = ibis.coalesce(prof.updated_at, prof.created_at).cast(_TS).fill_null(_EPOCH)
         sources = self.config.survivorship.source_priority
         rank = (
             ibis.cases(
                 *[(prof.source == s, len(sources) - i) for i, s in enumerate(sources)], else_=0
-            ).cast("float64")
+            ).cast("int64")
             if sources
-            else ibis.literal(0.0)
+            else ibis.literal(0).cast("int64")
         )
-        prof = prof.mutate(_recent=epoch, _trusted=rank * 1e11 + epoch)
+        prof = prof.mutate(_recent=when, _rank=rank)
         aggs: dict[str, Any] = {"profile_count": prof.count()}
         frequent: list[str] = []
         for attr in ATTRIBUTES:
             rule = self.config.survivorship.attributes.get(attr, self.config.survivorship.default)
             value = prof[attr].cast("string")
+            # the keys end with the value itself: a tie (same time, same source) goes to the
+            # same value on every engine, not to whichever row the engine read last
             if rule == "most_recent":
-                aggs[attr] = value.argmax(prof._recent, where=value.notnull())
+                key = ibis.struct({"at": prof._recent, "v": value})
+                aggs[attr] = value.argmax(key, where=value.notnull())
             elif rule == "source_priority":
-                aggs[attr] = value.argmax(prof._trusted, where=value.notnull())
+                key = ibis.struct({"rank": prof._rank, "at": prof._recent, "v": value})
+                aggs[attr] = value.argmax(key, where=value.notnull())
             else:
                 frequent.append(attr)
         table = prof.group_by("customer_id").aggregate(**aggs)
@@ -766,9 +797,15 @@ class Unifier:
                 recs.record_key == cv._cintel_record_key,
             ],
         )
-        return rows.group_by("customer_id").aggregate(
-            lifetime_value=rows.value.sum(), currency=rows.currency.mode()
+        value = rows.group_by("customer_id").aggregate(lifetime_value=rows.value.sum())
+        # the most frequent currency, ties to the first in alphabetical order (``mode()``
+        # breaks ties as the engine happens to read the rows)
+        known = rows.filter(rows.currency.notnull())
+        used = known.group_by(["customer_id", "currency"]).aggregate(n=known.count())
+        top = used.group_by("customer_id").aggregate(
+            currency=used.currency.argmin(ibis.struct({"n": -used.n, "c": used.currency}))
         )
+        return value.left_join(top, "customer_id").select(~ibis.selectors.endswith("_right"))
 
     def _nps(self, recs: ir.Table, present: set[str]) -> ir.Table:
         if "survey_responses" not in present:
@@ -789,9 +826,10 @@ class Unifier:
                 recs.record_key == sr._cintel_record_key,
             ],
         )
-        return rows.group_by("customer_id").aggregate(
-            latest_nps=rows.nps.argmax(rows.submitted_at, where=rows.nps.notnull())
-        )
+        dated = rows.nps.notnull() & rows.submitted_at.notnull()
+        # two answers at the same moment: the higher score, on every engine
+        key = ibis.struct({"at": rows.submitted_at, "nps": rows.nps})
+        return rows.group_by("customer_id").aggregate(latest_nps=rows.nps.argmax(key, where=dated))
 
     # ------------------------------------------------------------------ saving
     def _swap(self, staged: dict[str, ir.Table], result: UnifyResult) -> None:
@@ -821,6 +859,18 @@ def _count(expr: ir.IntegerScalar) -> int:
     return int(expr.to_pyarrow().as_py() or 0)
 
 
+def _utc(table: ir.Table) -> ir.Table:
+    """``table`` with its timestamps typed as written (Spark reads every one back without a
+    time zone, and a union wants the same types on both sides); a no-op on DuckDB."""
+    return table.mutate(
+        **{
+            name: table[name].cast(_TS)
+            for name, dtype in table.schema().items()
+            if dtype.is_timestamp()
+        }
+    )
+
+
 def _empty_merges() -> pa.Table:
     return pa.table(
         {
@@ -848,7 +898,13 @@ def _restitch(
     for row in rows:
         by_group.setdefault(row["gid"], []).append(row)
         when[row["gid"]] = row["seen_at"]
-    order = sorted(by_group, key=lambda g: (when[g] is None, when[g] or 0, g))
+    # in time order; groups seen at the same moment by their identifiers, so that every
+    # engine (whatever order it numbered the groups in) re-stitches alike
+    content = {
+        g: sorted((r["priority"], r["type"], r["value"]) for r in members)
+        for g, members in by_group.items()
+    }
+    order = sorted(by_group, key=lambda g: (when[g] is None, when[g] or 0, content[g], g))
     parent: dict[int, int] = {}
     kinds: dict[int, dict[str, set[str]]] = {}
 
