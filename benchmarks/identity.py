@@ -39,15 +39,6 @@ from pathlib import Path
 from typing import Any
 
 RESULT_PREFIX = "BENCH_RESULT "
-OUTPUTS = (
-    "customers",
-    "customer_identifiers",
-    "customer_records",
-    "customer_merges",
-    "identity_refusals",
-    "_cintel_customer_ids",
-    "_cintel_unify_runs",
-)
 
 
 def _peak_rss_mb() -> float:
@@ -85,13 +76,13 @@ def step_generate(path: str, profiles: int, difficulty: str, seed: int) -> dict[
 
 def step_unify(path: str, fresh: bool) -> dict[str, Any]:
     import ibis
-    from cintel.identity.unify import Unifier
+    from cintel.identity.unify import OUTPUT_TABLES, Unifier
     from cintel_duckdb.compat import patch
 
     patch()
     con = _connect(path)
     if fresh:
-        for name in OUTPUTS:
+        for name in OUTPUT_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {name}")
     backend = ibis.duckdb.from_connection(con)
     marks: list[tuple[str, float]] = []

@@ -37,6 +37,7 @@ store has them): ``customers``, ``customer_identifiers``, ``customer_records``,
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from collections import Counter
@@ -52,7 +53,7 @@ import pyarrow as pa
 import structlog
 
 from cintel.errors import ConfigError
-from cintel.identity.config import IdentityConfig
+from cintel.identity.config import GOLDEN_ATTRIBUTES, IdentityConfig
 
 __all__ = ["OUTPUT_TABLES", "Unifier", "UnifyResult", "customer_id_for"]
 
@@ -68,27 +69,20 @@ _EVENT_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 #: Golden-record attributes taken from source profiles.
-ATTRIBUTES = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "city",
-    "country",
-)
+ATTRIBUTES = GOLDEN_ATTRIBUTES
 
+_REGISTRY = "_cintel_customer_ids"
+_RUNS = "_cintel_unify_runs"
+#: Every table the unify step writes (replaced together; the runs table is appended to).
 OUTPUT_TABLES = (
     "customers",
     "customer_identifiers",
     "customer_records",
     "customer_merges",
     "identity_refusals",
-    "_cintel_customer_ids",
+    _REGISTRY,
+    _RUNS,
 )
-_REGISTRY = "_cintel_customer_ids"
-_RUNS = "_cintel_unify_runs"
 _STAGE = "_cintel_stage_"
 _SEP = "\x1f"
 _MAX_PASSES = 64
@@ -161,6 +155,7 @@ class Unifier:
         self.now = now or datetime.now(UTC)
         self.run_id = uuid.uuid4().hex[:16]
         self._staged: list[str] = []
+        self._started = time.perf_counter()
 
     # ------------------------------------------------------------------ helpers
     def _tables(self) -> set[str]:
@@ -244,7 +239,7 @@ class Unifier:
 
     def run(self) -> UnifyResult:
         """Unify every canonical row in the store; replaces the output tables."""
-        start = time.perf_counter()
+        start = self._started = time.perf_counter()
         result = UnifyResult(run_id=self.run_id, started_at=self.now)
         try:
             self._run(result)
@@ -834,11 +829,12 @@ class Unifier:
     # ------------------------------------------------------------------ saving
     def _swap(self, staged: dict[str, ir.Table], result: UnifyResult) -> None:
         """Replace the output tables by the staged ones, in one transaction where possible."""
+        result.seconds = time.perf_counter() - self._started
         runs = pa.table(
             {
                 "run_id": [result.run_id],
                 "started_at": pa.array([result.started_at], pa.timestamp("us", tz="UTC")),
-                "summary": [str(result.as_dict())],
+                "summary": [json.dumps(result.as_dict())],
             }
         )
         with self._transaction():
