@@ -76,13 +76,13 @@ def step_generate(path: str, profiles: int, difficulty: str, seed: int) -> dict[
 
 def step_unify(path: str, fresh: bool) -> dict[str, Any]:
     import ibis
-    from cintel.identity.unify import OUTPUT_TABLES, Unifier
+    from cintel.identity.unify import OUTPUT_TABLES, RUNS_TABLE, Unifier
     from cintel_duckdb.compat import patch
 
     patch()
     con = _connect(path)
     if fresh:
-        for name in OUTPUT_TABLES:
+        for name in (*OUTPUT_TABLES, RUNS_TABLE):
             con.execute(f"DROP TABLE IF EXISTS {name}")
     backend = ibis.duckdb.from_connection(con)
     marks: list[tuple[str, float]] = []

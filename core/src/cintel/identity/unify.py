@@ -55,7 +55,7 @@ import structlog
 from cintel.errors import ConfigError
 from cintel.identity.config import GOLDEN_ATTRIBUTES, IdentityConfig
 
-__all__ = ["OUTPUT_TABLES", "Unifier", "UnifyResult", "customer_id_for"]
+__all__ = ["OUTPUT_TABLES", "RUNS_TABLE", "Unifier", "UnifyResult", "customer_id_for"]
 
 log = structlog.get_logger("cintel.identity")
 
@@ -72,8 +72,9 @@ _EVENT_TABLES: dict[str, tuple[str, ...]] = {
 ATTRIBUTES = GOLDEN_ATTRIBUTES
 
 _REGISTRY = "_cintel_customer_ids"
-_RUNS = "_cintel_unify_runs"
-#: Every table the unify step writes (replaced together; the runs table is appended to).
+#: The unify runs table: one row appended per run (its summary as JSON).
+RUNS_TABLE = _RUNS = "_cintel_unify_runs"
+#: The tables each unify run replaces together.
 OUTPUT_TABLES = (
     "customers",
     "customer_identifiers",
@@ -81,7 +82,6 @@ OUTPUT_TABLES = (
     "customer_merges",
     "identity_refusals",
     _REGISTRY,
-    _RUNS,
 )
 _STAGE = "_cintel_stage_"
 _SEP = "\x1f"
