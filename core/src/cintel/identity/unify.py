@@ -155,19 +155,35 @@ class Unifier:
         self.now = now or datetime.now(UTC)
         self.run_id = uuid.uuid4().hex[:16]
         self._staged: list[str] = []
+        self._serial = 0
+        self._temp = True  # until the engine says it has no temporary tables
         self._started = time.perf_counter()
 
     # ------------------------------------------------------------------ helpers
     def _tables(self) -> set[str]:
         return set(self.con.list_tables())
 
-    def _stage(self, name: str, expr: ir.Table | pa.Table) -> ir.Table:
-        """Materialize ``expr`` as a staging table (dropped at the end)."""
-        full = f"{_STAGE}{name}"
-        table = self.con.create_table(full, expr, overwrite=True)
-        if full not in self._staged:
-            self._staged.append(full)
+    def _stage(self, name: str, expr: ir.Table | pa.Table, *, output: bool = False) -> ir.Table:
+        """Materialize ``expr``: a temporary table where the engine has them (in memory,
+        never written to the store file), dropped at the end. ``output`` tables are real
+        ones, renamed into place when the run is saved."""
+        self._serial += 1
+        full = f"{_STAGE}out_{name}" if output else f"{_STAGE}{name}_{self._serial}"
+        if not output and self._temp:
+            try:
+                table = self.con.create_table(full, expr, temp=True)
+            except NotImplementedError:  # Spark: no temporary tables in ibis
+                self._temp = False
+        if output or not self._temp:
+            table = self.con.create_table(full, expr, overwrite=output)
+        self._staged.append(full)
         return table
+
+    def _unstage(self, table: ir.Table) -> None:
+        """Drop a staged table no longer needed (frees the memory of a temporary one)."""
+        name = table.get_name().rsplit(".", 1)[-1]  # a temporary one is temp.main.<name>
+        self.con.drop_table(name, force=True)
+        self._staged.remove(name)
 
     def _drop_staged(self) -> None:
         for name in self._staged:
@@ -192,12 +208,16 @@ class Unifier:
     # ------------------------------------------------------------------ phases
     def _groups(self, present: set[str]) -> ir.Table | None:
         """Every canonical row with identifiers, as a *group* (its identifiers were seen
-        together): ``gid, tbl, source, stream, record_key, profile_id, seen_at, idents``."""
+        together): ``gid, tbl, source, stream, record_key, profile_id, seen_at, idents``,
+        and what the golden records need of it (so that they join on ``gid``, never on
+        string keys): a profile's attributes and date, a conversion's value and currency,
+        a survey answer's NPS."""
         parts: list[ir.Table] = []
         for name, time_columns in _EVENT_TABLES.items():
             if name not in present:
                 continue
             t = self.con.table(name)
+            payload = _payload(t if name == "source_profiles" else None)
             parts.append(
                 t.select(
                     tbl=ibis.literal(name),
@@ -207,6 +227,10 @@ class Unifier:
                     profile_id=t.profile_id if name == "source_profiles" else ibis.null("string"),
                     seen_at=ibis.coalesce(*[t[c] for c in time_columns if c in t.columns]),
                     idents=t.identifiers,
+                    **payload,
+                    value=t.value.cast("float64") if name == "conversions" else _NULL_FLOAT,
+                    currency=t.currency if name == "conversions" else ibis.null("string"),
+                    nps=t.nps.cast("int64") if name == "survey_responses" else _NULL_INT,
                 )
             )
         if "identity_links" in present:
@@ -220,6 +244,10 @@ class Unifier:
                     profile_id=ibis.null("string"),
                     seen_at=t.seen_at,
                     idents=ibis.array([t["left"], t["right"]]),
+                    **_payload(None),
+                    value=_NULL_FLOAT,
+                    currency=ibis.null("string"),
+                    nps=_NULL_INT,
                 )
             )
         if not parts:
@@ -262,10 +290,12 @@ class Unifier:
             log.info("nothing to unify: no canonical tables with identifiers yet")
             return
         groups = self._stage("groups", groups_expr)
-        exploded = groups.select("gid", ident=groups.idents).unnest("ident")
-        pairs = exploded.select(
-            "gid", type=exploded.ident["type"], value=exploded.ident["value"]
-        ).distinct()
+        # ``Array.unnest`` in a select, not ``Table.unnest``: ibis writes the latter as a
+        # lateral ``CROSS JOIN UNNEST``, which DuckDB runs ~80x slower
+        exploded = groups.select("gid", ident=groups.idents.unnest())
+        # not made distinct here: the same identifier twice in one record is rare, and
+        # ``occ`` below drops such repeats on integers, far cheaper than on strings
+        pairs = exploded.select("gid", type=exploded.ident["type"], value=exploded.ident["value"])
         present_value = pairs.type.notnull() & pairs.value.notnull() & (pairs.value != "")
         pairs = self._stage("pairs", pairs.filter(present_value))
         # node ids: one integer per distinct identifier; the blocklist is checked once per value
@@ -278,17 +308,24 @@ class Unifier:
         )
         nodes_all = self._stage("nodes_all", nodes_all)
         blocked = nodes_all.filter(nodes_all.blocked)
-        blocked_hits = pairs.semi_join(blocked, ["type", "value"])
+        blocked_hits = pairs.join(blocked, ["type", "value"]).select("gid", "type", "value")
+        blocked_hits = blocked_hits.distinct()
         refusals: list[ir.Table] = [
-            blocked_hits.group_by(["type", "value"]).aggregate(
-                reason=ibis.literal("blocklist"),
-                detail=ibis.literal("the value matches the identifier blocklist"),
-                records=blocked_hits.count(),
+            self._stage(
+                "blocked",
+                blocked_hits.group_by(["type", "value"]).aggregate(
+                    reason=ibis.literal("blocklist"),
+                    detail=ibis.literal("the value matches the identifier blocklist"),
+                    records=blocked_hits.count(),
+                ),
             )
         ]
         kept = nodes_all.filter(~nodes_all.blocked)
         nodes = self._stage("nodes", kept.select("type", "value", "node", "priority"))
-        occ = self._stage("occ", pairs.join(nodes, ["type", "value"]).select("gid", "node"))
+        occ = pairs.join(nodes, ["type", "value"]).select("gid", "node").distinct()
+        occ = self._stage("occ", occ)
+        self._unstage(pairs)
+        self._unstage(nodes_all)
         result.records = _count(groups.count())
         result.identifiers = _count(nodes.count())
         if "source_profiles" in present:
@@ -322,7 +359,9 @@ class Unifier:
         result.created = created
 
         self._progress("building golden records")
-        outputs = self._outputs(occ, groups, nodes, labels, group_label, shared, ids, present)
+        outputs = self._outputs(occ, groups, nodes, labels, group_label, shared, ids)
+        outputs_staged = set(outputs)  # customers, customer_identifiers, customer_records
+        outputs["customers"] = self._stage("customers", outputs["customers"], output=True)
         all_refusals = ibis.union(*refusals, distinct=False)
         outputs["identity_refusals"] = all_refusals.mutate(
             run_id=ibis.literal(self.run_id), at=ibis.literal(self.now).cast(_TS)
@@ -330,7 +369,10 @@ class Unifier:
         outputs["customer_merges"] = history["customer_merges"]
         outputs[_REGISTRY] = history[_REGISTRY]
 
-        staged = {name: self._stage(f"out_{name}", expr) for name, expr in outputs.items()}
+        staged = {
+            name: expr if name in outputs_staged else self._stage(name, expr, output=True)
+            for name, expr in outputs.items()
+        }
         counts = (
             staged["identity_refusals"]
             .group_by("reason")
@@ -399,11 +441,13 @@ class Unifier:
                 node=labels.node, label=ibis.least(labels.label, low.low.fill_null(labels.label))
             )
             step = self._stage("step", step)
+            self._unstage(labels)
             parent = step.view()
             jumped = step.join(parent, step.label == parent.node).select(
                 node=step.node, label=parent.label
             )
             labels = self._stage("labels", jumped)
+            self._unstage(step)
             # labels only ever decrease, so an unchanged sum means nothing changed
             now = _count(labels.label.sum())
             if now == total:
@@ -599,19 +643,21 @@ class Unifier:
         group_label: ir.Table,
         shared: ir.Table,
         ids: ir.Table,
-        present: set[str],
     ) -> dict[str, ir.Table]:
-        recs = groups.join(group_label, "gid").join(ids, "label")
-        recs = recs.select(
-            table=recs.tbl,
-            source=recs.source,
-            stream=recs.stream,
-            record_key=recs.record_key,
-            customer_id=recs.customer_id,
-            seen_at=recs.seen_at,
+        """The output tables, staged under their final names (``customers``,
+        ``customer_identifiers``, ``customer_records``)."""
+        members = self._stage("members", groups.join(group_label, "gid"))
+        rows = members.join(ids, "label")
+        rows = rows.select(
+            table=rows.tbl,
+            source=rows.source,
+            stream=rows.stream,
+            record_key=rows.record_key,
+            customer_id=rows.customer_id,
+            seen_at=rows.seen_at,
         )
         # one row per record and customer (an identify call gives several link rows)
-        recs = self._stage("records_out", recs.distinct())
+        recs = self._stage("customer_records", rows.distinct(), output=True)
         # identifiers: own ones, and shared ones under every customer whose records hold them
         dated = occ.join(groups.select("gid", "seen_at"), "gid")
         stats = dated.group_by("node").aggregate(
@@ -637,8 +683,8 @@ class Unifier:
         )
         holders = holders.mutate(shared=ibis.literal(True))
         identifiers = ibis.union(own, holders, distinct=False)
-        identifiers = self._stage("identifiers_out", identifiers)
-        customers = self._golden(recs, identifiers, ids, present)
+        identifiers = self._stage("customer_identifiers", identifiers, output=True)
+        customers = self._golden(members, recs, identifiers, ids)
         return {
             "customers": customers,
             "customer_identifiers": identifiers,
@@ -646,9 +692,10 @@ class Unifier:
         }
 
     def _golden(
-        self, recs: ir.Table, identifiers: ir.Table, ids: ir.Table, present: set[str]
+        self, members: ir.Table, recs: ir.Table, identifiers: ir.Table, ids: ir.Table
     ) -> ir.Table:
-        base = ids.select("customer_id").distinct()
+        """One row per customer. ``members`` is the groups with their component ``label``:
+        aggregates run on integer labels, the customer id joins last."""
         seen = recs.group_by("customer_id").aggregate(
             first_seen=recs.seen_at.min(),
             last_seen=recs.seen_at.max(),
@@ -682,17 +729,17 @@ class Unifier:
                     order_by=[identifiers.priority, identifiers.type, identifiers.value]
                 ),
             )
-        golden = base.left_join(seen, "customer_id").select(~ibis.selectors.endswith("_right"))
-        golden = golden.left_join(idents, "customer_id").select(~ibis.selectors.endswith("_right"))
-        golden = golden.left_join(self._attributes(recs, present), "customer_id").select(
-            ~ibis.selectors.endswith("_right")
-        )
-        golden = golden.left_join(self._value(recs, present), "customer_id").select(
-            ~ibis.selectors.endswith("_right")
-        )
-        golden = golden.left_join(self._nps(recs, present), "customer_id").select(
-            ~ibis.selectors.endswith("_right")
-        )
+        by_label = self._attributes(members)
+        by_label = by_label.join(self._value(members), "label", how="outer")
+        by_label = _coalesce_keys(by_label, "label")
+        by_label = by_label.join(self._nps(members), "label", how="outer")
+        by_label = _coalesce_keys(by_label, "label")
+        extra = ids.join(by_label, "label").drop("label")
+        golden = ids.select("customer_id")
+        for part in (seen, idents, extra):
+            golden = golden.left_join(part, "customer_id").select(
+                ~ibis.selectors.endswith("_right")
+            )
         return golden.select(
             "customer_id",
             "identifiers",
@@ -708,29 +755,9 @@ class Unifier:
             unified_at=ibis.literal(self.now).cast(_TS),
         )
 
-    def _attributes(self, recs: ir.Table, present: set[str]) -> ir.Table:
-        """Survivorship per attribute over the customer's source profiles."""
-        if "source_profiles" not in present:
-            return ibis.memtable(
-                pa.table(
-                    {
-                        "customer_id": pa.array([], pa.string()),
-                        "profile_count": pa.array([], pa.int64()),
-                        **{a: pa.array([], pa.string()) for a in ATTRIBUTES},
-                    }
-                )
-            )
-        sp = self.con.table("source_profiles")
-        prof = recs.filter(recs.table == "source_profiles").join(
-            sp,
-            [
-                recs.source == sp._cintel_source,
-                recs.stream == sp._cintel_stream,
-                recs.record_key == sp._cintel_record_key,
-            ],
-        )
-        # an undated profile counts as the oldest (the epoch)
-        when = ibis.coalesce(prof.updated_at, prof.created_at).cast(_TS).fill_null(_EPOCH)
+    def _attributes(self, members: ir.Table) -> ir.Table:
+        """Survivorship per attribute over each component's source profiles."""
+        prof = members.filter(members.tbl == "source_profiles")
         sources = self.config.survivorship.source_priority
         rank = (
             ibis.cases(
@@ -739,12 +766,12 @@ class Unifier:
             if sources
             else ibis.literal(0).cast("int64")
         )
-        prof = prof.mutate(_recent=when, _rank=rank)
+        prof = prof.mutate(_rank=rank)
         aggs: dict[str, Any] = {"profile_count": prof.count()}
         frequent: list[str] = []
         for attr in ATTRIBUTES:
             rule = self.config.survivorship.attributes.get(attr, self.config.survivorship.default)
-            value = prof[attr].cast("string")
+            value = prof[attr]
             # the keys end with the value itself: a tie (same time, same source) goes to the
             # same value on every engine, not to whichever row the engine read last
             if rule == "most_recent":
@@ -755,76 +782,41 @@ class Unifier:
                 aggs[attr] = value.argmax(key, where=value.notnull())
             else:
                 frequent.append(attr)
-        table = prof.group_by("customer_id").aggregate(**aggs)
+        table = prof.group_by("label").aggregate(**aggs)
         for attr in frequent:
             known = prof.filter(prof[attr].notnull())
-            counted = known.group_by(
-                ["customer_id", known[attr].cast("string").name("v")]
-            ).aggregate(n=known.count(), recent=known._recent.max())
+            counted = known.group_by(["label", known[attr].name("v")]).aggregate(
+                n=known.count(), recent=known._recent.max()
+            )
             counted = counted.mutate(
                 rk=ibis.row_number().over(
-                    group_by=counted.customer_id,
+                    group_by=counted.label,
                     order_by=[counted.n.desc(), counted.recent.desc(), counted.v],
                 )
             )
-            best = counted.filter(counted.rk == 0).select("customer_id", **{attr: counted.v})
+            best = counted.filter(counted.rk == 0).select("label", **{attr: counted.v})
             table = table.drop(attr) if attr in table.columns else table
-            table = table.left_join(best, "customer_id").select(~ibis.selectors.endswith("_right"))
+            table = table.left_join(best, "label").select(~ibis.selectors.endswith("_right"))
         return table
 
-    def _value(self, recs: ir.Table, present: set[str]) -> ir.Table:
-        if "conversions" not in present:
-            return ibis.memtable(
-                pa.table(
-                    {
-                        "customer_id": pa.array([], pa.string()),
-                        "lifetime_value": pa.array([], pa.float64()),
-                        "currency": pa.array([], pa.string()),
-                    }
-                )
-            )
-        cv = self.con.table("conversions")
-        rows = recs.filter(recs.table == "conversions").join(
-            cv,
-            [
-                recs.source == cv._cintel_source,
-                recs.stream == cv._cintel_stream,
-                recs.record_key == cv._cintel_record_key,
-            ],
-        )
-        value = rows.group_by("customer_id").aggregate(lifetime_value=rows.value.sum())
+    def _value(self, members: ir.Table) -> ir.Table:
+        rows = members.filter(members.tbl == "conversions")
+        value = rows.group_by("label").aggregate(lifetime_value=rows.value.sum())
         # the most frequent currency, ties to the first in alphabetical order (``mode()``
         # breaks ties as the engine happens to read the rows)
         known = rows.filter(rows.currency.notnull())
-        used = known.group_by(["customer_id", "currency"]).aggregate(n=known.count())
-        top = used.group_by("customer_id").aggregate(
+        used = known.group_by(["label", "currency"]).aggregate(n=known.count())
+        top = used.group_by("label").aggregate(
             currency=used.currency.argmin(ibis.struct({"n": -used.n, "c": used.currency}))
         )
-        return value.left_join(top, "customer_id").select(~ibis.selectors.endswith("_right"))
+        return value.left_join(top, "label").select(~ibis.selectors.endswith("_right"))
 
-    def _nps(self, recs: ir.Table, present: set[str]) -> ir.Table:
-        if "survey_responses" not in present:
-            return ibis.memtable(
-                pa.table(
-                    {
-                        "customer_id": pa.array([], pa.string()),
-                        "latest_nps": pa.array([], pa.int64()),
-                    }
-                )
-            )
-        sr = self.con.table("survey_responses")
-        rows = recs.filter(recs.table == "survey_responses").join(
-            sr,
-            [
-                recs.source == sr._cintel_source,
-                recs.stream == sr._cintel_stream,
-                recs.record_key == sr._cintel_record_key,
-            ],
-        )
-        dated = rows.nps.notnull() & rows.submitted_at.notnull()
+    def _nps(self, members: ir.Table) -> ir.Table:
+        rows = members.filter(members.tbl == "survey_responses")
+        dated = rows.nps.notnull() & rows.seen_at.notnull()
         # two answers at the same moment: the higher score, on every engine
-        key = ibis.struct({"at": rows.submitted_at, "nps": rows.nps})
-        return rows.group_by("customer_id").aggregate(latest_nps=rows.nps.argmax(key, where=dated))
+        key = ibis.struct({"at": rows.seen_at, "nps": rows.nps})
+        return rows.group_by("label").aggregate(latest_nps=rows.nps.argmax(key, where=dated))
 
     # ------------------------------------------------------------------ saving
     def _swap(self, staged: dict[str, ir.Table], result: UnifyResult) -> None:
@@ -848,6 +840,25 @@ class Unifier:
                 self.con.insert(_RUNS, runs)
             else:
                 self.con.create_table(_RUNS, runs)
+
+
+_NULL_FLOAT = ibis.null("float64")
+_NULL_INT = ibis.null("int64")
+
+
+def _payload(profiles: ir.Table | None) -> dict[str, ir.Value]:
+    """The golden-record attributes of a source profile (as text) and the moment that
+    dates them (an undated profile counts as the oldest: the epoch); nulls for other rows."""
+    if profiles is None:
+        return {**{a: ibis.null("string") for a in ATTRIBUTES}, "_recent": ibis.null(_TS)}
+    when = ibis.coalesce(profiles.updated_at, profiles.created_at).cast(_TS).fill_null(_EPOCH)
+    return {**{a: profiles[a].cast("string") for a in ATTRIBUTES}, "_recent": when}
+
+
+def _coalesce_keys(table: ir.Table, key: str) -> ir.Table:
+    """After an outer join on ``key``: one ``key`` column again."""
+    right = f"{key}_right"
+    return table.mutate(**{key: ibis.coalesce(table[key], table[right])}).drop(right)
 
 
 def _count(expr: ir.IntegerScalar) -> int:
