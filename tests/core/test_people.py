@@ -147,8 +147,37 @@ def test_truth_covers_exactly_the_rows_with_identifiers() -> None:
     truth = truth_map(syn)
     assert syn.truth.num_rows == len(truth)  # one truth row per record
     assert set(truth) == with_ids
-    assert syn.truth.schema.names == ["table", *KEY, "person_id"]
+    assert syn.truth.schema.names == ["table", *KEY, "person_id", "entity_id"]
     assert syn.stats["people_seen"] == syn.scenario.n_people
+
+
+def test_entity_id_splits_off_exactly_the_devices_nothing_identifies() -> None:
+    """``entity_id`` differs from ``person_id`` exactly on the records of anonymous ids that
+    never appear beside another identifier (no login, no click link): checked from the
+    tables themselves, not from the generator's bookkeeping."""
+    syn = synthetic(difficulty="hard")
+    t = syn.truth
+    cols = [t[c].to_pylist() for c in ("table", *KEY, "person_id", "entity_id")]
+    entity = {(a, b, c, d): (p, e) for a, b, c, d, p, e in zip(*cols, strict=True)}
+    companions: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    anon_records: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
+    for name in TABLES:
+        for key, idents in zip(record_keys(syn, name), identifier_rows(syn, name), strict=True):
+            for kind, value in idents:
+                if kind == "anonymous_id":
+                    companions[value].update(i for i in idents if i[0] != "anonymous_id")
+                    anon_records[value].append(key)
+    islands = {a for a, other in companions.items() if not other}
+    assert islands, "the hard setting has devices nobody identified on"
+    split = {k for k, (p, e) in entity.items() if p != e}
+    assert split == {k for a in islands for k in anon_records[a]}
+    # each island device is one entity of its own, numbered beyond the people
+    n = syn.scenario.n_people
+    for a in islands:
+        ids = {entity[k][1] for k in anon_records[a]}
+        assert len(ids) == 1
+        assert ids.pop() >= n
+    assert len({entity[k][1] for k in split}) == len(islands)
 
 
 def test_values_look_normalized() -> None:

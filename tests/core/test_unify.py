@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import ibis
 import pytest
-from cintel.config import load_config
-from cintel.errors import ConfigError
 from cintel.identity.config import IdentityConfig
 from cintel.identity.evaluate import pairwise_scores
 from cintel.identity.normalize import Normalizer
@@ -433,19 +430,6 @@ def test_survivorship_rules_pick_attributes_per_rule() -> None:
     assert golden["currency"] == "EUR"
     assert golden["latest_nps"] == 8  # hour 9, not the highest score
     assert golden["last_seen"] == at(9)
-
-
-def test_the_probabilistic_stage_is_refused_by_the_config_until_it_exists(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "cintel.yaml"
-    path.write_text(
-        "sources: {crm: {connector: files, config: {streams: []}}}\n"
-        "identity: {probabilistic: {enabled: true}}\n",
-        encoding="utf-8",
-    )
-    with pytest.raises(ConfigError, match=r"identity\.probabilistic\.enabled: .*not available"):
-        load_config(path)
 
 
 def test_profile_look_up_finds_by_any_spelling_and_shows_the_timeline() -> None:

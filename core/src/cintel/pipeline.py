@@ -576,11 +576,13 @@ class Pipeline:
 
         sink = self.sink()
         with sink.lock(self.name), sink:
+            matchers = {n: r.obj for n, r in self.plugins.identity_matchers().items()}
             unifier = Unifier(
                 sink.ibis(),
                 self.config.identity,
                 transaction=sink.transaction,
                 progress=progress,
+                matchers=matchers,
             )
             return unifier.run()
 

@@ -63,13 +63,38 @@ GOLDEN_ATTRIBUTES = (
     "city",
     "country",
 )
-Comparison = Literal["first_name", "last_name", "birth_date", "postal_code", "city", "street"]
+#: Profile attributes the probabilistic stage can compare.
+Comparison = Literal[
+    "first_name", "last_name", "email", "phone", "birth_date", "postal_code", "city", "street"
+]
 _DEFAULT_COMPARISONS: tuple[Comparison, ...] = (
     "first_name",
     "last_name",
+    "email",
     "birth_date",
     "postal_code",
     "city",
+)
+#: What blocking rules may require equal: the attributes, and an email's local part
+#: (before the ``@``; catches a typo in the domain) or its domain.
+BlockingKey = Literal[
+    "first_name",
+    "last_name",
+    "email",
+    "email_local",
+    "email_domain",
+    "phone",
+    "birth_date",
+    "postal_code",
+    "city",
+    "street",
+]
+_DEFAULT_BLOCKING: tuple[tuple[BlockingKey, ...], ...] = (
+    ("first_name", "last_name"),
+    ("last_name", "birth_date"),
+    ("first_name", "postal_code"),
+    ("last_name", "postal_code"),
+    ("email_local",),
 )
 
 
@@ -113,31 +138,61 @@ class SurvivorshipConfig(_Strict):
 
 
 class ProbabilisticConfig(_Strict):
-    """The optional Splink stage (extra ``cintel[probabilistic]``)."""
+    """The optional probabilistic stage (extra ``cintel[probabilistic]``, Splink).
+
+    After deterministic stitching, source profiles of *different* customers are
+    compared on names, email, dates and addresses (Fellegi-Sunter); a pair whose
+    match probability reaches ``threshold`` merges the two customers, unless the
+    merge would break an identifier limit (then it is refused and recorded).
+    """
 
     enabled: bool = Field(False, description="Run the probabilistic stage after stitching.")
-
-    @field_validator("enabled")
-    @classmethod
-    def _available(cls, value: bool) -> bool:
-        if value:
-            raise ValueError(
-                "the probabilistic (Splink) stage is not available in this version; "
-                "leave it disabled"
-            )
-        return value
-
+    matcher: str = Field(
+        "splink", description="Registered identity matcher (plugin hook cintel_identity_matchers)."
+    )
     threshold: float = Field(
-        0.99, gt=0, lt=1, description="Match probability from which a pair becomes a link."
+        0.5, gt=0, lt=1, description="Match probability from which a pair merges two customers."
     )
     comparisons: list[Comparison] = Field(
         default_factory=lambda: list(_DEFAULT_COMPARISONS),
-        description="Profile attributes compared (fuzzy names, exact or near dates…).",
+        min_length=1,
+        description="Profile attributes compared (names fuzzily, email by edit distance, dates "
+        "within a tolerance, postal code and city exactly).",
     )
-    blocking: list[list[str]] = Field(
-        default_factory=lambda: [["last_name", "birth_date"], ["first_name", "postal_code"]],
-        description="Blocking rules: pairs are only compared when these attributes are equal.",
+    blocking: list[list[BlockingKey]] = Field(
+        default_factory=lambda: [list(rule) for rule in _DEFAULT_BLOCKING],
+        min_length=1,
+        description="Blocking rules: two profiles are only compared when all the attributes "
+        "of at least one rule are equal.",
     )
+    u_max_pairs: int = Field(
+        1_000_000,
+        ge=10_000,
+        description="Random pairs sampled to estimate how often non-matches agree (u values).",
+    )
+    deterministic_recall: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Share of true matches the deterministic stage is taken to find; sets the "
+        "prior probability that two random profiles match.",
+    )
+    seed: int = Field(1, description="Seed of the random sampling, so re-runs agree.")
+
+    @field_validator("comparisons")
+    @classmethod
+    def _distinct(cls, value: list[Comparison]) -> list[Comparison]:
+        if len(set(value)) != len(value):
+            raise ValueError("an attribute is listed twice")
+        return value
+
+    @field_validator("blocking")
+    @classmethod
+    def _rules(cls, value: list[list[BlockingKey]]) -> list[list[BlockingKey]]:
+        for i, rule in enumerate(value):
+            if not rule:
+                raise ValueError(f"rule {i} is empty; list at least one attribute")
+        return value
 
 
 class IdentityConfig(_Strict):

@@ -18,6 +18,11 @@ default, the same code on Spark or Postgres):
    as a streaming CDP would have: a group's identifiers join in priority order,
    and one whose merge would break a limit is dropped from the merge (recorded
    in ``identity_refusals`` with the reason), not the whole record.
+4b. **Probabilistic stage** (optional, ``identity.probabilistic``): a matcher
+   plugin (Splink by default) compares source profiles of different components
+   on names, email, dates and addresses; pairs at or above the threshold merge
+   their components, most probable first, within the same limits. Every pair is
+   kept in ``customer_matches``.
 5. **Stable ids.** Each component keeps the ``customer_id`` most of its
    identifiers had in the previous run. When components merge, the oldest id
    survives and the others are recorded in ``customer_merges`` (and still
@@ -31,7 +36,8 @@ default, the same code on Spark or Postgres):
 
 Tables written (all replaced atomically at the end, in one transaction where the
 store has them): ``customers``, ``customer_identifiers``, ``customer_records``,
-``customer_merges``, ``identity_refusals``, ``_cintel_customer_ids``, ``_cintel_unify_runs``.
+``customer_merges``, ``identity_refusals``, ``customer_matches``, ``_cintel_customer_ids``,
+``_cintel_unify_runs``.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +60,7 @@ import structlog
 
 from cintel.errors import ConfigError
 from cintel.identity.config import GOLDEN_ATTRIBUTES, IdentityConfig
+from cintel.identity.matchers import MATCH_SCHEMA, Matcher
 
 __all__ = ["OUTPUT_TABLES", "RUNS_TABLE", "Unifier", "UnifyResult", "customer_id_for"]
 
@@ -81,6 +88,7 @@ OUTPUT_TABLES = (
     "customer_records",
     "customer_merges",
     "identity_refusals",
+    "customer_matches",
     _REGISTRY,
 )
 _STAGE = "_cintel_stage_"
@@ -112,6 +120,7 @@ class UnifyResult:
     merged: int = 0
     split: int = 0
     passes: int = 0
+    matched: int = 0
     refused: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,6 +137,7 @@ class UnifyResult:
             "merged": self.merged,
             "split": self.split,
             "passes": self.passes,
+            "matched": self.matched,
             "refused": dict(self.refused),
         }
 
@@ -147,9 +157,19 @@ class Unifier:
         transaction: Callable[[], AbstractContextManager[None]] | None = None,
         progress: Callable[[str], None] | None = None,
         now: datetime | None = None,
+        matchers: Mapping[str, Matcher] | None = None,
     ) -> None:
         self.con = con
         self.config = config or IdentityConfig()
+        self._matchers = dict(matchers or {})
+        probabilistic = self.config.probabilistic
+        #: attributes the probabilistic stage reads beyond the golden ones
+        keys: set[str] = {
+            *probabilistic.comparisons,
+            *(a for r in probabilistic.blocking for a in r),
+        }
+        wanted = {_MATCH_SOURCE.get(a, a) for a in keys} - set(ATTRIBUTES)
+        self._extra: tuple[str, ...] = tuple(sorted(wanted)) if probabilistic.enabled else ()
         self._transaction = transaction or nullcontext
         self._progress = progress or (lambda _phase: None)
         self.now = now or datetime.now(UTC)
@@ -217,7 +237,7 @@ class Unifier:
             if name not in present:
                 continue
             t = self.con.table(name)
-            payload = _payload(t if name == "source_profiles" else None)
+            payload = _payload(t if name == "source_profiles" else None, self._extra)
             parts.append(
                 t.select(
                     tbl=ibis.literal(name),
@@ -244,7 +264,7 @@ class Unifier:
                     profile_id=ibis.null("string"),
                     seen_at=t.seen_at,
                     idents=ibis.array([t["left"], t["right"]]),
-                    **_payload(None),
+                    **_payload(None, self._extra),
                     value=_NULL_FLOAT,
                     currency=ibis.null("string"),
                     nps=_NULL_INT,
@@ -278,11 +298,7 @@ class Unifier:
         return result
 
     def _run(self, result: UnifyResult) -> None:
-        if self.config.probabilistic.enabled:
-            raise ConfigError(
-                "identity.probabilistic.enabled: the probabilistic (Splink) stage is not "
-                "available in this version; set it to false"
-            )
+        matcher = self._matcher()
         present = self._tables()
         self._progress("reading identifiers")
         groups_expr = self._groups(present)
@@ -354,6 +370,22 @@ class Unifier:
         best = best.select("gid", node=best.key % _NODE_SPAN)
         group_label = self._stage("group_label", best.join(labels, "node").select("gid", "label"))
 
+        matches = self._stage("matches", ibis.memtable(_empty_matches()))
+        if matcher is not None:
+            self._progress("matching profiles")
+            labels, group_label, matches = self._match(matcher, groups, nodes, labels, group_label)
+            result.matched = _count(matches.filter(matches.accepted).count())
+            refused = matches.filter(~matches.accepted)
+            refusals.append(
+                refused.select(
+                    type=ibis.literal("profile_match"),
+                    value=refused.left_key.concat(" ~ ", refused.right_key),
+                    reason=ibis.literal("limit"),
+                    detail=refused.detail,
+                    records=ibis.literal(2).cast("int64"),
+                )
+            )
+
         self._progress("assigning customer ids")
         ids, history, created = self._assign_ids(nodes, labels, present)
         result.created = created
@@ -366,6 +398,7 @@ class Unifier:
         outputs["identity_refusals"] = all_refusals.mutate(
             run_id=ibis.literal(self.run_id), at=ibis.literal(self.now).cast(_TS)
         )
+        outputs["customer_matches"] = self._matches_out(matches, group_label, ids)
         outputs["customer_merges"] = history["customer_merges"]
         outputs[_REGISTRY] = history[_REGISTRY]
 
@@ -484,6 +517,123 @@ class Unifier:
         labels = self._stage("labels_limited", merged)
         refusals = self._stage("limit_refusals", refused)
         return labels, refusals.select("type", "value", "reason", "detail", "records")
+
+    # ------------------------------------------------------------------ probabilistic
+    def _matcher(self) -> Matcher | None:
+        """The configured matcher when the probabilistic stage is on."""
+        cfg = self.config.probabilistic
+        if not cfg.enabled:
+            return None
+        if cfg.matcher in self._matchers:
+            return self._matchers[cfg.matcher]
+        if cfg.matcher == "splink":  # the built-in, also when no plugin registry is at hand
+            from cintel.identity.matchers import SplinkMatcher
+
+            return SplinkMatcher()
+        known = ", ".join(sorted({"splink", *self._matchers}))
+        raise ConfigError(
+            f"identity.probabilistic.matcher: no identity matcher {cfg.matcher!r} is "
+            f"registered (known: {known})"
+        )
+
+    def _match(
+        self,
+        matcher: Matcher,
+        groups: ir.Table,
+        nodes: ir.Table,
+        labels: ir.Table,
+        group_label: ir.Table,
+    ) -> tuple[ir.Table, ir.Table, ir.Table]:
+        """Compare profiles of different components; merge those the matcher pairs,
+        strongest first, unless the merge breaks an identifier limit."""
+        cfg = self.config.probabilistic
+        keys = sorted({*cfg.comparisons, *(a for rule in cfg.blocking for a in rule)})
+        prof = groups.filter(groups.tbl == "source_profiles").join(group_label, "gid")
+        columns: dict[str, Any] = {}
+        for key in keys:
+            base = prof[_MATCH_SOURCE.get(key, key)].strip().lower()
+            if key == "email_local":
+                base = base.split("@")[0]
+            elif key == "email_domain":
+                base = base.split("@")[1]
+            columns[key] = ibis.ifelse(base == "", ibis.null("string"), base)
+        profiles = self._stage(
+            "match_profiles", prof.select(unique_id=prof.gid, cluster=prof.label, **columns)
+        )
+        found = matcher.match(self.con, profiles, cfg)
+        missing = set(MATCH_SCHEMA.names) - set(found.column_names)
+        if missing:
+            raise TypeError(
+                f"identity matcher {cfg.matcher!r} returned no {', '.join(sorted(missing))} column"
+            )
+        pairs = self._stage("match_pairs", found.select(MATCH_SCHEMA.names).cast(MATCH_SCHEMA))
+        left = profiles.select(l_id=profiles.unique_id, l_label=profiles.cluster)
+        right = profiles.select(r_id=profiles.unique_id, r_label=profiles.cluster)
+        keyed = pairs.join(left, pairs.unique_id_l == left.l_id).join(
+            right, pairs.unique_id_r == right.r_id
+        )
+        keyed = keyed.filter(keyed.l_label != keyed.r_label)
+        rows = keyed.select(
+            "unique_id_l", "unique_id_r", "match_probability", "l_label", "r_label"
+        ).to_pyarrow()
+        involved = pa.table(
+            {
+                "label": pa.array(
+                    sorted({*rows["l_label"].to_pylist(), *rows["r_label"].to_pylist()}), pa.int64()
+                )
+            }
+        )
+        typed = labels.join(self._stage("match_labels", involved), "label").join(nodes, "node")
+        counts = typed.group_by(["label", "type"]).aggregate(n=typed.count()).to_pyarrow()
+        limits, default = self._limits()
+        remap, verdicts = _merge_matches(rows, counts, limits, default)
+        decided = self._stage("match_verdicts", verdicts)
+        moved = self._stage("match_remap", remap)
+        labels = labels.left_join(moved, labels.label == moved.old).select(
+            node=labels.node, label=moved.new.fill_null(labels.label)
+        )
+        labels = self._stage("labels_matched", labels)
+        group_label = group_label.left_join(moved, group_label.label == moved.old).select(
+            gid=group_label.gid, label=moved.new.fill_null(group_label.label)
+        )
+        group_label = self._stage("group_label_matched", group_label)
+        key = groups.source.concat("/", groups.stream, "/", groups.record_key)
+        keys = groups.select("gid", key=key)
+        lk = keys.select(l_gid=keys.gid, left_key=keys.key)
+        rk = keys.select(r_gid=keys.gid, right_key=keys.key)
+        matches = pairs.join(decided, ["unique_id_l", "unique_id_r"])
+        matches = matches.join(lk, matches.unique_id_l == lk.l_gid)
+        matches = matches.join(rk, matches.unique_id_r == rk.r_gid)
+        matches = matches.select(
+            gid_l=matches.unique_id_l,
+            gid_r=matches.unique_id_r,
+            left_key=matches.left_key,
+            right_key=matches.right_key,
+            match_probability=matches.match_probability,
+            match_weight=matches.match_weight,
+            accepted=matches.accepted,
+            detail=matches.detail,
+        )
+        return labels, group_label, self._stage("matches_found", matches)
+
+    def _matches_out(self, matches: ir.Table, group_label: ir.Table, ids: ir.Table) -> ir.Table:
+        """``customer_matches``: every pair the matcher found, with both customers."""
+        named = group_label.join(ids, "label").select("gid", "customer_id")
+        left = named.select(l_gid=named.gid, customer_id=named.customer_id)
+        right = named.select(r_gid=named.gid, matched_customer_id=named.customer_id)
+        out = matches.join(left, matches.gid_l == left.l_gid)
+        out = out.join(right, out.gid_r == right.r_gid)
+        return out.select(
+            "customer_id",
+            "matched_customer_id",
+            profile=out.left_key,
+            matched_profile=out.right_key,
+            match_probability=out.match_probability,
+            match_weight=out.match_weight,
+            accepted=out.accepted,
+            detail=out.detail,
+            run_id=ibis.literal(self.run_id),
+        )
 
     # ------------------------------------------------------------------ ids
     def _assign_ids(
@@ -842,17 +992,21 @@ class Unifier:
                 self.con.create_table(_RUNS, runs)
 
 
+#: Blocking keys derived from another attribute.
+_MATCH_SOURCE = {"email_local": "email", "email_domain": "email"}
 _NULL_FLOAT = ibis.null("float64")
 _NULL_INT = ibis.null("int64")
 
 
-def _payload(profiles: ir.Table | None) -> dict[str, ir.Value]:
-    """The golden-record attributes of a source profile (as text) and the moment that
-    dates them (an undated profile counts as the oldest: the epoch); nulls for other rows."""
+def _payload(profiles: ir.Table | None, extra: tuple[str, ...] = ()) -> dict[str, ir.Value]:
+    """The golden-record attributes of a source profile (as text), the moment that dates
+    them (an undated profile counts as the oldest: the epoch) and the ``extra`` attributes
+    the probabilistic stage compares; nulls for other rows."""
+    names = (*ATTRIBUTES, *extra)
     if profiles is None:
-        return {**{a: ibis.null("string") for a in ATTRIBUTES}, "_recent": ibis.null(_TS)}
+        return {**{a: ibis.null("string") for a in names}, "_recent": ibis.null(_TS)}
     when = ibis.coalesce(profiles.updated_at, profiles.created_at).cast(_TS).fill_null(_EPOCH)
-    return {**{a: profiles[a].cast("string") for a in ATTRIBUTES}, "_recent": when}
+    return {**{a: profiles[a].cast("string") for a in names}, "_recent": when}
 
 
 def _coalesce_keys(table: ir.Table, key: str) -> ir.Table:
@@ -876,6 +1030,90 @@ def _utc(table: ir.Table) -> ir.Table:
             if dtype.is_timestamp()
         }
     )
+
+
+def _empty_matches() -> pa.Table:
+    return pa.table(
+        {
+            "gid_l": pa.array([], pa.int64()),
+            "gid_r": pa.array([], pa.int64()),
+            "left_key": pa.array([], pa.string()),
+            "right_key": pa.array([], pa.string()),
+            "match_probability": pa.array([], pa.float64()),
+            "match_weight": pa.array([], pa.float64()),
+            "accepted": pa.array([], pa.bool_()),
+            "detail": pa.array([], pa.string()),
+        }
+    )
+
+
+def _merge_matches(
+    rows: pa.Table, counts: pa.Table, limits: dict[str, int | None], default: int | None
+) -> tuple[pa.Table, pa.Table]:
+    """Merge the components of matched profile pairs, most probable pair first.
+
+    A merge that would give a customer more values of an identifier type than its
+    limit (two ``user_id``) is refused. Returns ``old -> new`` labels (the smallest
+    label of each merged set) and each pair's verdict.
+    """
+    held: dict[int, Counter[str]] = {}
+    for row in counts.to_pylist():
+        held.setdefault(int(row["label"]), Counter())[str(row["type"])] = int(row["n"])
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    order = sorted(
+        rows.to_pylist(),
+        key=lambda r: (-r["match_probability"], r["unique_id_l"], r["unique_id_r"]),
+    )
+    verdicts: dict[str, list[Any]] = {
+        "unique_id_l": [],
+        "unique_id_r": [],
+        "accepted": [],
+        "detail": [],
+    }
+    for r in order:
+        a, b = find(int(r["l_label"])), find(int(r["r_label"]))
+        detail = None
+        if a != b:
+            ca, cb = held.get(a, Counter()), held.get(b, Counter())
+            for kind in sorted(set(ca) | set(cb)):
+                lim = limits.get(kind, default)
+                if lim is not None and ca[kind] + cb[kind] > lim:
+                    detail = (
+                        f"match probability {r['match_probability']:.4f}, but merging would give "
+                        f"a customer more {kind} values than its limit ({lim}); not merged"
+                    )
+                    break
+            if detail is None:
+                keep, gone = min(a, b), max(a, b)
+                parent[gone] = keep
+                held[keep] = ca + cb
+                held.pop(gone, None)
+        verdicts["unique_id_l"].append(r["unique_id_l"])
+        verdicts["unique_id_r"].append(r["unique_id_r"])
+        verdicts["accepted"].append(detail is None)
+        verdicts["detail"].append(detail)
+    old = [x for x in parent if find(x) != x]
+    remap = pa.table(
+        {"old": pa.array(old, pa.int64()), "new": pa.array([find(x) for x in old], pa.int64())}
+    )
+    schema = pa.schema(
+        [
+            ("unique_id_l", pa.int64()),
+            ("unique_id_r", pa.int64()),
+            ("accepted", pa.bool_()),
+            ("detail", pa.string()),
+        ]
+    )
+    return remap, pa.table(verdicts, schema=schema)
 
 
 def _empty_merges() -> pa.Table:

@@ -9,7 +9,7 @@ output can be scored with :func:`cintel.identity.evaluate.pairwise_scores`::
     syn = generate(Scenario(n_people=20_000, difficulty="hard", seed=1))
     syn.tables["source_profiles"]           # pa.Table, arrow_schema("source_profiles")
     syn.truth                               # table, _cintel_source, _cintel_stream,
-                                            # _cintel_record_key, person_id
+                                            # _cintel_record_key, person_id, entity_id
 
 The sources
 ===========
@@ -66,6 +66,13 @@ Ground truth decisions
 * A typo'd email belongs to the person who meant to type the real one.
 * A role address (``info@…``) shared by 3-8 CRM contacts belongs to nobody: each
   contact row belongs to its own person.
+* ``entity_id`` is what the records' evidence can name, for scoring a resolver
+  fairly: the ``person_id``, except for the records of a device no one ever
+  identified on (no login, no tracked email click). Those carry nothing but the
+  device's ``anonymous_id``, so no method, deterministic or probabilistic, can
+  tell whose they are; there each device is an entity of its own
+  (``n_people + device index``). Score against both: ``person_id`` says how much
+  of each person was found, ``entity_id`` how much of what could be found.
 
 Sizes
 =====
@@ -201,7 +208,8 @@ class Scenario:
 
     * ``p_web_login``: a web person has an account and logs in on their first
       device; each further device is logged in on with this probability too
-      (a device never logged in on is an island only probabilistic matching sees).
+      (a device never logged in on, and not reached through a tracked email click,
+      is an island: nothing in the data names its owner; see ``entity_id``).
     * ``p_second_device``: a web person uses a second device.
     * ``p_email_click``: a newsletter member's first device arrives through a tracked
       email click (an ``anonymous_id -> email`` link of kind ``click``).
@@ -676,7 +684,7 @@ class _Generator:
         self.end = self.start + scenario.days * _US_PER_DAY
         self.stats: dict[str, int] = {}
         self.blocks: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
-        self.truth: list[tuple[str, str, str, pa.Array, np.ndarray]] = []
+        self.truth: list[tuple[str, str, str, pa.Array, np.ndarray, np.ndarray]] = []
         # string pools
         self.first_pool = _strings([f for f, _ in _FIRST] + [k for _, k in _FIRST if k])
         nick = np.full(len(_FIRST), -1, dtype=np.int64)
@@ -875,6 +883,7 @@ class _Generator:
         columns: dict[str, pa.Array],
         keys: pa.Array,
         persons: np.ndarray,
+        entities: np.ndarray | None = None,
     ) -> None:
         n = len(keys)
         columns = {
@@ -884,7 +893,9 @@ class _Generator:
             "_cintel_record_key": keys,
         }
         self.blocks[table].append(_table(table, n, columns))
-        self.truth.append((table, source, stream, keys, persons))
+        self.truth.append(
+            (table, source, stream, keys, persons, persons if entities is None else entities)
+        )
 
     # ---------------------------------------------------------------- assignments
 
@@ -1237,7 +1248,12 @@ class _Generator:
             "click_id": _take(gclids, gclid[tp]),
             "channel": _take(channels, channel[tp]),
         }
-        self.emit("touchpoints", "web", "events", touch, tp_keys, person[tp])
+        # a device no one identified on (no login, no tracked email click) carries nothing
+        # that names its owner: in ``entity_id`` its records are the device's own entity
+        island = ~login & ~shared & ~clicked
+        entity = np.where(island[ev_dev], p.n + ev_dev, person)
+        self.stats["island_devices"] = int(island.sum())
+        self.emit("touchpoints", "web", "events", touch, tp_keys, person[tp], entity[tp])
         od = np.flatnonzero(order)
         od_keys = _ids("m", ev_msg[od], width)
         orders = {
@@ -1248,7 +1264,7 @@ class _Generator:
             "value": pa.array(np.round(rng.lognormal(4.0, 0.6, od.size), 2)),
             "currency": _take(_strings(_CURRENCY), p.country[person[od]]),
         }
-        self.emit("conversions", "web", "events", orders, od_keys, person[od])
+        self.emit("conversions", "web", "events", orders, od_keys, person[od], entity[od])
         # identity links: identify calls (two rows, one key) and email clicks
         pool = pa.concat_arrays(self.email_pool_parts)
         anon_id = anon.take(pa.array(id_dev))
@@ -1293,6 +1309,7 @@ class _Generator:
                 "events",
                 pa.concat_arrays([id_keys, cl_keys]),
                 both([id_person, owner[cl]]),
+                both([id_person, owner[cl]]),
             )
         )
         self.stats["email_click_links"] = int(cl.size)
@@ -1332,7 +1349,7 @@ class _Generator:
         self.web(p)
         tables = {name: pa.concat_tables(self.blocks[name]) for name in TABLES}
         parts = []
-        for table, source, stream, keys_, persons in self.truth:
+        for table, source, stream, keys_, persons, entities in self.truth:
             n = len(keys_)
             parts.append(
                 pa.table(
@@ -1342,6 +1359,7 @@ class _Generator:
                         "_cintel_stream": _const(stream, n),
                         "_cintel_record_key": keys_,
                         "person_id": pa.array(np.asarray(persons, dtype=np.int64)),
+                        "entity_id": pa.array(np.asarray(entities, dtype=np.int64)),
                     }
                 )
             )
