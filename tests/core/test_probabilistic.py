@@ -7,18 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import ibis
 import pyarrow as pa
 import pytest
 from cintel.config import load_config
 from cintel.errors import ConfigError
 from cintel.identity.config import IdentityConfig, ProbabilisticConfig
-from cintel.identity.evaluate import pairwise_scores
 from cintel.identity.matchers import MATCH_SCHEMA
 from cintel.identity.unify import Unifier
 from cintel.plugins import Plugins
 from cintel.testing.people import Scenario, generate
-from test_unify import Store, ids, profile
+from test_unify import Store, ids, profile, record_scores, unify_generated
 
 PROBABILISTIC = IdentityConfig(probabilistic={"enabled": True})  # type: ignore[arg-type]
 
@@ -170,19 +168,8 @@ def _scores(
     difficulty: str, config: IdentityConfig | None
 ) -> tuple[Any, Any, duckdb.DuckDBPyConnection]:
     synthetic = generate(Scenario(n_people=6000, difficulty=difficulty, seed=11))  # type: ignore[arg-type]
-    duck = duckdb.connect()
-    for name, table in synthetic.tables.items():
-        duck.register("incoming", table)
-        duck.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
-        duck.unregister("incoming")
-    Unifier(ibis.duckdb.from_connection(duck), config).run()
-    duck.register("truth", synthetic.truth)
-    rows = duck.execute(
-        'SELECT t.entity_id, r.customer_id FROM truth t LEFT JOIN customer_records r ON r."table" '
-        '= t."table" AND r.source = t._cintel_source AND r.stream = t._cintel_stream '
-        "AND r.record_key = t._cintel_record_key"
-    ).fetchall()
-    return pairwise_scores([r[1] for r in rows], [r[0] for r in rows]), synthetic, duck
+    duck = unify_generated(synthetic, config)
+    return record_scores(duck, "entity_id"), synthetic, duck
 
 
 @pytest.mark.slow

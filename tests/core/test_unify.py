@@ -17,6 +17,7 @@ from cintel.identity.unify import Unifier, customer_id_for
 from cintel.model import to_arrow
 from cintel.testing.people import Scenario, generate
 from cintel_duckdb.compat import patch
+from test_people import naive_scores
 
 patch()
 
@@ -466,55 +467,32 @@ def test_merges_are_precise_on_generated_people(difficulty: str) -> None:
     stitching (no guards) is the floor recall must not fall under.
     """
     synthetic = generate(Scenario(n_people=3000, difficulty=difficulty, seed=7))
-    duck = duckdb.connect()
-    for name, table in synthetic.tables.items():
-        duck.register("incoming", table)
-        duck.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
-        duck.unregister("incoming")
-    Unifier(ibis.duckdb.from_connection(duck)).run()
-    duck.register("truth", synthetic.truth)
-    rows = duck.execute(
-        'SELECT t.person_id, r.customer_id FROM truth t LEFT JOIN customer_records r ON r."table" '
-        '= t."table" AND r.source = t._cintel_source AND r.stream = t._cintel_stream '
-        "AND r.record_key = t._cintel_record_key"
-    ).fetchall()
-    scores = pairwise_scores([r[1] for r in rows], [r[0] for r in rows])
-    naive = _naive_scores(synthetic)
+    duck = unify_generated(synthetic)
+    scores = record_scores(duck, "person_id")
+    naive = naive_scores(synthetic)
     assert scores.precision >= 0.999
     assert scores.precision > naive.precision or naive.precision == 1.0
     assert scores.recall >= naive.recall - 0.01
     assert scores.recall >= {"easy": 0.95, "medium": 0.85, "hard": 0.75}[difficulty]
 
 
-def _naive_scores(synthetic: Any) -> Any:
-    """Plain connected components over every identifier, no guards (the baseline)."""
-    parent: dict[tuple[str, str], tuple[str, str]] = {}
-
-    def find(x: tuple[str, str]) -> tuple[str, str]:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    groups: dict[tuple[str, str, str, str], list[tuple[str, str]]] = {}
+def unify_generated(synthetic: Any, config: IdentityConfig | None = None) -> Any:
+    """An in-memory DuckDB store holding ``synthetic``'s tables and truth, unified."""
+    duck = duckdb.connect()
     for name, table in synthetic.tables.items():
-        for row in table.to_pylist():
-            key = (name, row["_cintel_source"], row["_cintel_stream"], row["_cintel_record_key"])
-            found = groups.setdefault(key, [])
-            if name == "identity_links":
-                found += [(row["left"]["type"], row["left"]["value"])]
-                found += [(row["right"]["type"], row["right"]["value"])]
-            else:
-                found += [(i["type"], i["value"]) for i in row["identifiers"]]
-    for found in groups.values():
-        for other in found[1:]:
-            parent[find(found[0])] = find(other)
-    truth = synthetic.truth.to_pylist()
-    predicted = []
-    for t in truth:
-        found = groups[
-            (t["table"], t["_cintel_source"], t["_cintel_stream"], t["_cintel_record_key"])
-        ]
-        predicted.append(str(find(found[0])) if found else None)
-    return pairwise_scores(predicted, [t["person_id"] for t in truth])
+        duck.register("incoming", table)
+        duck.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
+        duck.unregister("incoming")
+    Unifier(ibis.duckdb.from_connection(duck), config).run()
+    duck.register("truth", synthetic.truth)
+    return duck
+
+
+def record_scores(duck: Any, truth: str) -> Any:
+    """Pairwise scores of the records' customers against a truth column of ``truth``."""
+    rows = duck.execute(
+        f'SELECT t.{truth}, r.customer_id FROM truth t LEFT JOIN customer_records r ON r."table" '
+        '= t."table" AND r.source = t._cintel_source AND r.stream = t._cintel_stream '
+        "AND r.record_key = t._cintel_record_key"
+    ).fetchall()
+    return pairwise_scores([r[1] for r in rows], [r[0] for r in rows])

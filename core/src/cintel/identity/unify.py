@@ -163,12 +163,12 @@ class Unifier:
         self.config = config or IdentityConfig()
         self._matchers = dict(matchers or {})
         probabilistic = self.config.probabilistic
+        #: the columns the matcher is given: compared attributes and blocking keys
+        self._match_keys: tuple[str, ...] = tuple(
+            sorted({*probabilistic.comparisons, *(a for r in probabilistic.blocking for a in r)})
+        )
         #: attributes the probabilistic stage reads beyond the golden ones
-        keys: set[str] = {
-            *probabilistic.comparisons,
-            *(a for r in probabilistic.blocking for a in r),
-        }
-        wanted = {_MATCH_SOURCE.get(a, a) for a in keys} - set(ATTRIBUTES)
+        wanted = {_MATCH_SOURCE.get(a, a) for a in self._match_keys} - set(ATTRIBUTES)
         self._extra: tuple[str, ...] = tuple(sorted(wanted)) if probabilistic.enabled else ()
         self._transaction = transaction or nullcontext
         self._progress = progress or (lambda _phase: None)
@@ -547,10 +547,9 @@ class Unifier:
         """Compare profiles of different components; merge those the matcher pairs,
         strongest first, unless the merge breaks an identifier limit."""
         cfg = self.config.probabilistic
-        keys = sorted({*cfg.comparisons, *(a for rule in cfg.blocking for a in rule)})
         prof = groups.filter(groups.tbl == "source_profiles").join(group_label, "gid")
         columns: dict[str, Any] = {}
-        for key in keys:
+        for key in self._match_keys:
             base = prof[_MATCH_SOURCE.get(key, key)].strip().lower()
             if key == "email_local":
                 base = base.split("@")[0]
@@ -1047,6 +1046,17 @@ def _empty_matches() -> pa.Table:
     )
 
 
+def _find(parent: dict[int, int], x: int) -> int:
+    """Union-find root of ``x`` (a node absent from ``parent`` is its own root), with
+    path compression."""
+    root = x
+    while parent.get(root, root) != root:
+        root = parent[root]
+    while parent.get(x, x) != root:
+        parent[x], x = root, parent[x]
+    return root
+
+
 def _merge_matches(
     rows: pa.Table, counts: pa.Table, limits: dict[str, int | None], default: int | None
 ) -> tuple[pa.Table, pa.Table]:
@@ -1062,12 +1072,7 @@ def _merge_matches(
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:
-            parent[x], x = root, parent[x]
-        return root
+        return _find(parent, x)
 
     order = sorted(
         rows.to_pylist(),
@@ -1154,12 +1159,7 @@ def _restitch(
     kinds: dict[int, dict[str, set[str]]] = {}
 
     def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
+        return _find(parent, x)
 
     def limit(kind: str) -> int | None:
         return limits.get(kind, default)
