@@ -2,7 +2,8 @@
 (group ``cintel``) in cintel's ``pyproject.toml``.
 
 They register the built-in identity matcher (``splink``, see
-:mod:`cintel.identity.matchers`). Nothing heavy is imported here: Splink loads only
+:mod:`cintel.identity.matchers`) and the built-in attribution models (see
+:mod:`cintel.attribution.models`). Nothing heavy is imported here: Splink loads only
 when the probabilistic stage runs.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from cintel.hookspecs import hookimpl
 
-__all__ = ["cintel_identity_matchers"]
+__all__ = ["cintel_attribution_models", "cintel_identity_matchers"]
 
 
 @hookimpl
@@ -22,3 +23,11 @@ def cintel_identity_matchers(register: Callable[[str, Any], None]) -> None:
     from cintel.identity.matchers import SplinkMatcher
 
     register("splink", SplinkMatcher())
+
+
+@hookimpl
+def cintel_attribution_models(register: Callable[[str, Any], None]) -> None:
+    """The built-in models: rule-based, Markov and Shapley."""
+    from cintel.attribution.models import register_builtin_models
+
+    register_builtin_models(register)

@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from cintel.attribution.config import AttributionConfig
 from cintel.errors import ConfigError
 from cintel.identity.config import IdentityConfig
 from cintel.source import WriteDisposition
@@ -188,6 +189,10 @@ class PipelineConfig(_Strict):
     identity: IdentityConfig = Field(
         default_factory=IdentityConfig,
         description="Normalization, identity resolution guards and golden-record rules.",
+    )
+    attribution: AttributionConfig = Field(
+        default_factory=AttributionConfig,
+        description="Conversions, journeys, channel grouping and attribution models.",
     )
     base_dir: Path = Field(
         default_factory=Path.cwd,

@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,6 +81,7 @@ from cintel.source import (
 from cintel.state import record_key
 
 if TYPE_CHECKING:
+    from cintel.attribution.engine import AttributionResult
     from cintel.identity.profile import CustomerProfile
     from cintel.identity.unify import UnifyResult
 
@@ -558,12 +559,14 @@ class Pipeline:
             return sink.list_runs(self.name, limit)
 
     # ------------------------------------------------------------------ customers
-    def has_canonical(self) -> bool:
-        """Whether the store holds canonical tables (something for unify to read)."""
+    def has_canonical(self, tables: Iterable[str] | None = None) -> bool:
+        """Whether the store holds canonical tables (something for unify to read), or
+        one of ``tables``."""
         from cintel.model import ENTITIES
 
+        wanted = set(ENTITIES) if tables is None else set(tables)
         with self.sink() as sink:
-            return bool(set(ENTITIES) & set(sink.table_names()))
+            return bool(wanted & set(sink.table_names()))
 
     def unify(self, *, progress: Callable[[str], None] | None = None) -> UnifyResult:
         """Run the unify step over everything loaded: customers, ids, golden records.
@@ -585,6 +588,27 @@ class Pipeline:
                 matchers=matchers,
             )
             return unifier.run()
+
+    def attribute(self, *, progress: Callable[[str], None] | None = None) -> AttributionResult:
+        """Run the attribution step (``attribution:`` settings) over the unified customers.
+
+        Replaces ``attribution_credit``, ``attribution_summary``, ``attribution_paths``
+        and ``attribution_touchpoints``. Needs unify's tables: run :meth:`unify` first.
+        ``cintel sync`` calls it after unify unless ``--no-attribution``.
+        """
+        from cintel.attribution.engine import Attributor  # ibis only when attributing
+
+        sink = self.sink()
+        with sink.lock(self.name), sink:
+            models = {n: r.obj for n, r in self.plugins.attribution_models().items()}
+            attributor = Attributor(
+                sink.ibis(),
+                self.config.attribution,
+                models=models,
+                transaction=sink.transaction,
+                progress=progress,
+            )
+            return attributor.run()
 
     def profile(self, identifier: str, *, limit: int = 50) -> list[CustomerProfile]:
         """Unified customers an identifier (email, phone, ``type:value``, ``cus_…``) points at.

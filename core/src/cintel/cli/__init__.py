@@ -22,6 +22,8 @@ from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextCol
 from rich.table import Table
 from rich.text import Text
 
+from cintel.cli.attribution import print_attribution, run_attribution
+from cintel.cli.attribution import register as _register_attribution
 from cintel.cli.identity import print_unify, run_unify
 from cintel.cli.identity import register as _register_identity
 from cintel.errors import CintelError, ConfigError, PluginError
@@ -122,6 +124,10 @@ def _pipeline(path: Path) -> Pipeline:
 
 
 _register_identity(app, load=lambda path: _pipeline(path), out=out, errors=_errors)
+#: Canonical tables attribution reads: ``cintel sync`` attributes when one is there.
+_ATTRIBUTED = ("touchpoints", "conversions")
+
+_register_attribution(app, load=lambda path: _pipeline(path), out=out, errors=_errors)
 
 
 # ------------------------------------------------------------------ plugins
@@ -307,10 +313,14 @@ def sync(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     no_unify: Annotated[
         bool,
-        typer.Option("--no-unify", help="Load only; do not run the unify step afterwards."),
+        typer.Option("--no-unify", help="Load only; run neither unify nor attribution afterwards."),
+    ] = False,
+    no_attribution: Annotated[
+        bool,
+        typer.Option("--no-attribution", help="Unify, but do not run attribution afterwards."),
     ] = False,
 ) -> None:
-    """Sync the pipeline's sources into its destination, then unify customers."""
+    """Sync the pipeline's sources into its destination, unify customers, attribute."""
     with _errors():
         pipeline = _pipeline(config)
         progress, on_event = _progress_display()
@@ -320,6 +330,10 @@ def sync(
         wanted = not no_unify and pipeline.config.identity.unify
         if result.ok and wanted and pipeline.has_canonical():
             unified = run_unify(pipeline, err if as_json else out)
+        attributed = None
+        attribute = not no_attribution and pipeline.config.attribution.enabled
+        if unified is not None and attribute and pipeline.has_canonical(_ATTRIBUTED):
+            attributed = run_attribution(pipeline, err if as_json else out)
         if as_json:
             out.print_json(
                 data={
@@ -332,12 +346,15 @@ def sync(
                     "error": result.error,
                     "streams": {k: v.as_dict() for k, v in result.streams.items()},
                     "unify": unified.as_dict() if unified else None,
+                    "attribution": attributed.as_dict() if attributed else None,
                 }
             )
         else:
             _summary(result)
             if unified is not None:
                 print_unify(unified, out)
+            if attributed is not None:
+                print_attribution(attributed, out)
         if not result.ok:
             raise typer.Exit(1)
 

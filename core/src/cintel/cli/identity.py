@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from cintel.identity.unify import UnifyResult
     from cintel.pipeline import Pipeline
 
-__all__ = ["print_unify", "register", "run_unify"]
+__all__ = ["phases", "print_unify", "register", "run_unify"]
 
 ConfigArg = Annotated[
     Path, typer.Argument(help="Pipeline config file (cintel.yaml).", show_default=False)
@@ -33,11 +33,11 @@ _REFUSAL_TEXT = {
 
 
 @contextmanager
-def _phases(console: Any) -> Iterator[Callable[[str], None]]:
-    """A spinner naming the current unify phase."""
+def phases(console: Any, step: str) -> Iterator[Callable[[str], None]]:
+    """A spinner naming the current phase of ``step`` (unify, attribution)."""
     progress = Progress(
         SpinnerColumn(),
-        TextColumn("unify: {task.description}"),
+        TextColumn(f"{step}: {{task.description}}"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
@@ -49,7 +49,7 @@ def _phases(console: Any) -> Iterator[Callable[[str], None]]:
 
 def run_unify(pipeline: Pipeline, console: Any) -> UnifyResult:
     """Unify with a progress spinner on ``console``."""
-    with _phases(console) as phase:
+    with phases(console, "unify") as phase:
         return pipeline.unify(progress=phase)
 
 
