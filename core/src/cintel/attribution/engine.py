@@ -541,7 +541,7 @@ class Attributor:
             campaign=converting.campaign,
         )
 
-        goals = ibis.memtable({"goal": [g.name for g in self.config.goals]})
+        goals = ibis.memtable(pa.table({"goal": [g.name for g in self.config.goals]}))
         last = conversions.group_by(["goal", "customer_id"]).aggregate(last_at=conversions.at.max())
         per_goal = t.cross_join(goals)
         rest = per_goal.left_join(last, ["goal", "customer_id"])
