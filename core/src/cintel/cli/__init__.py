@@ -26,6 +26,7 @@ from cintel.cli.attribution import print_attribution, run_attribution
 from cintel.cli.attribution import register as _register_attribution
 from cintel.cli.identity import print_unify, run_unify
 from cintel.cli.identity import register as _register_identity
+from cintel.cli.report import register as _register_report
 from cintel.errors import CintelError, ConfigError, PluginError
 from cintel.logs import configure_logging, redact
 from cintel.pipeline import Pipeline, ProgressEvent, RunResult
@@ -128,6 +129,7 @@ _register_identity(app, load=lambda path: _pipeline(path), out=out, errors=_erro
 _ATTRIBUTED = ("touchpoints", "conversions")
 
 _register_attribution(app, load=lambda path: _pipeline(path), out=out, errors=_errors)
+_register_report(app, load=lambda path: _pipeline(path), out=out, errors=_errors)
 
 
 # ------------------------------------------------------------------ plugins
