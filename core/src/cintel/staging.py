@@ -54,6 +54,8 @@ class Staging:
         the end. ``output`` tables are real ones, renamed into place by :meth:`swap`."""
         self._serial += 1
         full = self.output_name(name) if output else f"{self.prefix}{name}_{self._serial}"
+        if isinstance(expr, pa.Table) and self.con.name == "pyspark":
+            expr = self._spark_view(f"{full}_arrow", expr)
         if not output and self._temp:
             try:
                 table = self.con.create_table(full, expr, temp=True)
@@ -63,6 +65,12 @@ class Staging:
             table = self.con.create_table(full, expr, overwrite=output)
         self._staged.append(full)
         return table
+
+    def _spark_view(self, name: str, table: pa.Table) -> ir.Table:
+        """An Arrow table as a Spark view, straight from Arrow: ibis would go through
+        pandas, where a null string becomes the text ``NaN``."""
+        self.con._session.createDataFrame(table).createOrReplaceTempView(name)
+        return self.con.table(name)
 
     def unstage(self, table: ir.Table) -> None:
         """Drop a staged table no longer needed (frees the memory of a temporary one)."""

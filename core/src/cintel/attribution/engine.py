@@ -476,7 +476,7 @@ class Attributor:
                         goal=ibis.literal(goal.name),
                         customer_id=hits.customer_id,
                         conversion_id=hits.touchpoint_id,
-                        at=hits.at,
+                        at=hits.at.cast(_TS),
                         value=ibis.literal(goal.value or 0.0).cast("float64"),
                         currency=ibis.literal(goal.currency).cast("string"),
                     )
