@@ -412,11 +412,16 @@ def test_the_campaign_dimension_falls_back_to_the_channel_in_brackets() -> None:
     s = Store().put(
         page("p1", T0, "a1", source="google", medium="cpc", campaign="brand_search"),
         page("p2", T0 + DAY, "a1", referrer="https://www.google.com/"),
-        order("o1", T0 + DAY + MIN, "a1"),
+        page("p3", T0 + 2 * DAY, "a1"),
+        order("o1", T0 + 2 * DAY + MIN, "a1"),
     )
     attribute(s)
     assert summary(s, "linear", "campaign") == pytest.approx(
-        {"brand_search": 0.5, "(Organic Search)": 0.5}
+        {"brand_search": 1 / 3, "(Organic Search)": 1 / 3, "(Direct)": 1 / 3}
+    )
+    # Direct is the touch's channel in either dimension: the last non-direct touch wins
+    assert summary(s, "last_non_direct", "campaign") == pytest.approx(
+        {"brand_search": 0.0, "(Organic Search)": 1.0, "(Direct)": 0.0}
     )
 
 

@@ -605,7 +605,8 @@ class Attributor:
             pc.binary_join_element_wise("(", channel, ")", ""),
         )
         labels = {"channel": channel, "campaign": campaign_label}
-        direct = self.config.channels.direct
+        # Direct is the touch's channel, whatever the dimension credited
+        is_direct = _bools(pc.is_in(channel, pa.array(self.config.channels.direct, pa.string())))
         mask = converted.copy()
         credit_rows = rows.filter(pa.array(mask))
         credit_parts: list[pa.Table] = []
@@ -619,7 +620,7 @@ class Attributor:
                 position=position,
                 channel=codes,
                 seconds_before_conversion=seconds,
-                is_direct=np.isin(codes, [names.index(d) for d in direct if d in names]),
+                is_direct=is_direct,
                 converted=converted,
                 value=value,
             )
