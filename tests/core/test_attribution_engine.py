@@ -423,6 +423,17 @@ def test_the_campaign_dimension_falls_back_to_the_channel_in_brackets() -> None:
     assert summary(s, "last_non_direct", "campaign") == pytest.approx(
         {"brand_search": 0.0, "(Organic Search)": 1.0, "(Direct)": 0.0}
     )
+    # a summary by campaign alone still leaves the touch credit and paths by channel
+    attribute(s, dimensions=["campaign"])
+    assert rows(s, "SELECT DISTINCT dimension FROM attribution_summary") == [("campaign",)]
+    assert [ch for _, ch, _ in credit(s, "linear")["o1"]] == [
+        "Paid Search",
+        "Organic Search",
+        "Direct",
+    ]
+    assert rows(s, "SELECT path FROM attribution_paths") == [
+        ("Paid Search > Organic Search > Direct",)
+    ]
 
 
 def test_attribution_needs_unify_first() -> None:

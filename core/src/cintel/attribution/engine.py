@@ -607,12 +607,14 @@ class Attributor:
         labels = {"channel": channel, "campaign": campaign_label}
         # Direct is the touch's channel, whatever the dimension credited
         is_direct = _bools(pc.is_in(channel, pa.array(self.config.channels.direct, pa.string())))
-        mask = converted.copy()
+        mask = converted
         credit_rows = rows.filter(pa.array(mask))
+        journey_length = lengths[journey_id[mask]]
         credit_parts: list[pa.Table] = []
         summary_parts: list[pa.Table] = []
         paths = _empty_paths()
-        for dimension in self.config.dimensions:
+        # touch credit and paths are by channel, whichever dimensions the summary has
+        for dimension in dict.fromkeys(["channel", *self.config.dimensions]):
             names, codes = _codes(labels[dimension])
             journeys = Journeys(
                 channels=names,
@@ -627,22 +629,19 @@ class Attributor:
             touches_per_key = np.bincount(codes[mask], minlength=len(names)).astype(np.int64)
             for name, model in self.models.items():
                 credit, totals = model.attribute_journeys(journeys)
-                summary_parts.append(
-                    _summary(goal, name, dimension, totals, touches_per_key, self.run_id)
-                )
+                if dimension in self.config.dimensions:
+                    summary_parts.append(
+                        _summary(goal, name, dimension, totals, touches_per_key, self.run_id)
+                    )
                 if dimension == "channel":
                     credit = np.asarray(credit, dtype=np.float64)[mask]
                     credit_parts.append(
                         _credit(
-                            goal,
-                            name,
+                            (self.run_id, goal, name),
                             credit_rows,
                             credit,
                             value[mask],
-                            lengths,
-                            journey_id,
-                            mask,
-                            self.run_id,
+                            journey_length,
                         )
                     )
             if dimension == "channel":
@@ -728,16 +727,14 @@ def _summary(
 
 
 def _credit(
-    goal: str,
-    model: str,
+    labels: tuple[str, str, str],
     rows: pa.Table,
     credit: np.ndarray[Any, np.dtype[np.float64]],
     value: np.ndarray[Any, np.dtype[np.float64]],
-    lengths: np.ndarray[Any, np.dtype[np.int64]],
-    journey_id: np.ndarray[Any, np.dtype[np.int64]],
-    mask: np.ndarray[Any, np.dtype[np.bool_]],
-    run_id: str,
+    journey_length: np.ndarray[Any, np.dtype[np.int64]],
 ) -> pa.Table:
+    """The attribution_credit rows of one model: ``labels`` is (run id, goal, model)."""
+    run_id, goal, model = labels
     n = rows.num_rows
     return pa.table(
         {
@@ -753,7 +750,7 @@ def _credit(
             "touch_source": rows["source"],
             "touched_at": pc.cast(rows["t_at"], _PA_TS),
             "position": pc.cast(rows["position"], pa.int64()),
-            "journey_length": pa.array(lengths[journey_id[mask]], pa.int64()),
+            "journey_length": pa.array(journey_length, pa.int64()),
             "channel": rows["channel"],
             "campaign": rows["campaign"],
             "credit": pa.array(credit, pa.float64()),
