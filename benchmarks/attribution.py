@@ -264,7 +264,77 @@ def step_compare(path: str, ncore: int, nsim: float, conv_par: float) -> dict[st
     return out
 
 
-STEPS = {"grouping": step_grouping, "model": step_model, "compare": step_compare}
+def step_store(path: str) -> dict[str, Any]:
+    """The whole attribution step on a unified DuckDB store, phase by phase."""
+    import duckdb
+    import ibis
+    from cintel.attribution.engine import Attributor
+    from cintel_duckdb.compat import patch
+
+    patch()  # ibis 12 on duckdb 2 (see cintel_duckdb.compat)
+    con = duckdb.connect(path, config={"memory_limit": "4GB"})
+    backend = ibis.duckdb.from_connection(con)
+    marks: list[tuple[str, float]] = []
+    start = time.perf_counter()
+    result = Attributor(
+        backend, progress=lambda p: marks.append((p, time.perf_counter() - start))
+    ).run()
+    total = time.perf_counter() - start
+    ends = [t for _, t in marks[1:]] + [total]
+    con.close()
+    return {
+        "seconds": total,
+        "phases": {n: round(e - a, 2) for (n, a), e in zip(marks, ends, strict=True)},
+        "result": result.as_dict(),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+STEPS = {
+    "grouping": step_grouping,
+    "model": step_model,
+    "compare": step_compare,
+    "store": step_store,
+}
+
+
+def store_benchmark(profiles: int, seed: int) -> None:
+    """Generate people, unify them (benchmarks/identity.py's steps), then attribute."""
+    identity = str(Path(__file__).with_name("identity.py"))
+
+    def identity_step(*argv: str) -> dict[str, Any]:
+        proc = subprocess.run(
+            [sys.executable, identity, *argv], capture_output=True, text=True, check=False
+        )
+        for line in proc.stdout.splitlines():
+            if line.startswith(RESULT_PREFIX):
+                return dict(json.loads(line[len(RESULT_PREFIX) :]))
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"identity step {argv} failed (exit {proc.returncode})")
+
+    with tempfile.TemporaryDirectory(prefix="cintel-attribution-store-") as tmp:
+        path = str(Path(tmp) / "store.duckdb")
+        gen = identity_step("--step", "generate", "--path", path, "--profiles", str(profiles),
+                            "--difficulty", "hard", "--seed", str(seed))  # fmt: skip
+        rows = gen["rows"]
+        print(
+            f"generated {profiles:,} profiles (hard): touchpoints {rows['touchpoints']:,}, "
+            f"conversions {rows['conversions']:,}"
+        )
+        unified = identity_step("--step", "unify", "--path", path)
+        print(f"unify: {unified['seconds']} s -> {unified['result']['customers']:,} customers")
+        r = run_child("store", path=path)
+        res = r["result"]
+        goal = res["goals"]["conversion"]
+        print(
+            f"\nattribution step: {r['seconds']:.2f} s, peak RSS {r['peak_rss_mb']:.0f} MB; "
+            f"{res['touchpoints']:,} touchpoints "
+            f"({res['touchpoints'] / r['seconds']:,.0f}/s) -> {res['touches']:,} touches, "
+            f"{goal['journeys']:,} journeys, {goal['conversions']:,} conversions, "
+            f"{len(res['models'])} models x 2 dimensions"
+        )
+        for name, secs in r["phases"].items():
+            print(f"  {name:<24} {secs:8.2f} s")
 
 
 def run_child(step: str, **kwargs: Any) -> dict[str, Any]:
@@ -294,12 +364,23 @@ def main() -> None:
     parser.add_argument(
         "--ca-conv-par", type=float, default=0.05, help="ChannelAttribution conv_par (its default)"
     )
+    parser.add_argument(
+        "--store",
+        type=int,
+        metavar="PROFILES",
+        help="instead: the whole attribution step on a store of this many generated, "
+        "unified profiles",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         spec = json.loads(args.child)
         result = STEPS[spec.pop("step")](**spec)
         print(RESULT_PREFIX + json.dumps(result), flush=True)
+        return
+    if args.store:
+        print(f"python {platform.python_version()}, {os.cpu_count()} cores")
+        store_benchmark(args.store, args.seed)
         return
 
     print(
