@@ -75,14 +75,17 @@ _DEFAULT_COMPARISONS: tuple[Comparison, ...] = (
     "postal_code",
     "city",
 )
-#: What blocking rules may require equal: the attributes, and an email's local part
-#: (before the ``@``; catches a typo in the domain) or its domain.
+#: What blocking rules may require equal: the attributes, an email's local part
+#: (before the ``@``; catches a typo in the domain) or its domain, and ``email_typo``:
+#: the email with one character of its local part deleted, any one (two emails one
+#: typo apart, a letter dropped, added, changed or two swapped, share such a variant).
 BlockingKey = Literal[
     "first_name",
     "last_name",
     "email",
     "email_local",
     "email_domain",
+    "email_typo",
     "phone",
     "birth_date",
     "postal_code",
@@ -95,7 +98,9 @@ _DEFAULT_BLOCKING: tuple[tuple[BlockingKey, ...], ...] = (
     ("first_name", "postal_code"),
     ("last_name", "postal_code"),
     ("email_local",),
+    ("email_typo",),
 )
+_DEFAULT_EM_BLOCKING: tuple[BlockingKey, ...] = ("first_name", "last_name")
 
 
 class _Strict(BaseModel):
@@ -157,7 +162,8 @@ class ProbabilisticConfig(_Strict):
         default_factory=lambda: list(_DEFAULT_COMPARISONS),
         min_length=1,
         description="Profile attributes compared (names fuzzily, email by edit distance, dates "
-        "within a tolerance, postal code and city exactly).",
+        "within a tolerance, postal code and city exactly, as one location comparison when "
+        "both are listed).",
     )
     blocking: list[list[BlockingKey]] = Field(
         default_factory=lambda: [list(rule) for rule in _DEFAULT_BLOCKING],
@@ -165,10 +171,18 @@ class ProbabilisticConfig(_Strict):
         description="Blocking rules: two profiles are only compared when all the attributes "
         "of at least one rule are equal.",
     )
+    em_blocking: list[BlockingKey] | None = Field(
+        default_factory=lambda: list(_DEFAULT_EM_BLOCKING),
+        min_length=1,
+        description="Profiles of different customers equal on these attributes are the "
+        "sample on which expectation maximisation refines the m values (how matches that "
+        "stitching missed compare); none = m values from the deterministic customers only.",
+    )
     u_max_pairs: int = Field(
         1_000_000,
         ge=10_000,
-        description="Random pairs sampled to estimate how often non-matches agree (u values).",
+        description="Random pairs sampled to estimate how often non-matches agree (u values); "
+        "a level never seen among them counts as seen once.",
     )
     deterministic_recall: float = Field(
         0.9,

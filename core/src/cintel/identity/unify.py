@@ -164,8 +164,9 @@ class Unifier:
         self._matchers = dict(matchers or {})
         probabilistic = self.config.probabilistic
         #: the columns the matcher is given: compared attributes and blocking keys
+        rules = [*probabilistic.blocking, probabilistic.em_blocking or []]
         self._match_keys: tuple[str, ...] = tuple(
-            sorted({*probabilistic.comparisons, *(a for r in probabilistic.blocking for a in r)})
+            sorted({*probabilistic.comparisons, *(a for r in rules for a in r)})
         )
         #: attributes the probabilistic stage reads beyond the golden ones
         wanted = {_MATCH_SOURCE.get(a, a) for a in self._match_keys} - set(ATTRIBUTES)
@@ -547,17 +548,8 @@ class Unifier:
         """Compare profiles of different components; merge those the matcher pairs,
         strongest first, unless the merge breaks an identifier limit."""
         cfg = self.config.probabilistic
-        prof = groups.filter(groups.tbl == "source_profiles").join(group_label, "gid")
-        columns: dict[str, Any] = {}
-        for key in self._match_keys:
-            base = prof[_MATCH_SOURCE.get(key, key)].strip().lower()
-            if key == "email_local":
-                base = base.split("@")[0]
-            elif key == "email_domain":
-                base = base.split("@")[1]
-            columns[key] = ibis.ifelse(base == "", ibis.null("string"), base)
         profiles = self._stage(
-            "match_profiles", prof.select(unique_id=prof.gid, cluster=prof.label, **columns)
+            "match_profiles", self._match_profiles(groups, nodes, labels, group_label)
         )
         found = matcher.match(self.con, profiles, cfg)
         missing = set(MATCH_SCHEMA.names) - set(found.column_names)
@@ -614,6 +606,62 @@ class Unifier:
             detail=matches.detail,
         )
         return labels, group_label, self._stage("matches_found", matches)
+
+    def _match_profiles(
+        self, groups: ir.Table, nodes: ir.Table, labels: ir.Table, group_label: ir.Table
+    ) -> ir.Table:
+        """What the matcher compares: one row per source profile, ``unique_id`` (its group),
+        ``cluster`` (its component) and the match keys, trimmed and lower-case.
+
+        * An email stitching refused (blocklisted, or shared by too many profiles: a
+          role address) says nothing about who holds it: null.
+        * A profile lacking an attribute takes its customer's most frequent value (ties
+          to the smallest), so that a contact without a birth date is compared with the
+          one its customer's survey answer gave. Emails are not filled: a customer may
+          hold several, and each profile is compared on its own.
+        * ``email_local``/``email_domain`` are the email around the ``@``; ``email_typo``
+          the variants of the email with one character of the local part deleted.
+        """
+        prof = groups.filter(groups.tbl == "source_profiles").join(group_label, "gid")
+        sources = sorted({_MATCH_SOURCE.get(key, key) for key in self._match_keys})
+        clean = {}
+        for name in sources:
+            value = prof[name].strip().lower()
+            clean[name] = ibis.ifelse(value == "", ibis.null("string"), value)
+        base = prof.select(unique_id=prof.gid, cluster=prof.label, **clean)
+        if "email" in clean:
+            emails = nodes.filter(nodes.type == "email")
+            shared = emails.anti_join(labels, "node")
+            base = base.mutate(type=ibis.literal("email"), value=base.email)
+            refused = base.email.isin(shared.value) | self._blocked(base)
+            base = base.mutate(email=ibis.ifelse(refused, ibis.null("string"), base.email))
+            base = base.drop("type", "value")
+        # staged: each fill below reads it twice, and engines re-run an unstaged chain
+        base = self._stage("match_base", base)
+        filled = base
+        for name in sources:
+            if name == "email":
+                continue
+            present = base.filter(base[name].notnull())
+            counts = present.group_by(["cluster", name]).aggregate(n=present.count())
+            rank = ibis.row_number().over(
+                group_by=counts.cluster, order_by=[ibis.desc(counts.n), counts[name]]
+            )
+            best = counts.mutate(rank=rank)
+            best = best.filter(best["rank"] == 0).select(fill_cluster=best.cluster, fill=best[name])
+            filled = filled.left_join(best, filled.cluster == best.fill_cluster)
+            filled = filled.mutate(**{name: filled[name].fill_null(filled.fill)})
+            filled = filled.drop("fill_cluster", "fill")
+        keys = set(self._match_keys)
+        if keys & {"email_local", "email_domain", "email_typo"}:
+            filled = filled.mutate(
+                email_local=filled.email.split("@")[0], email_domain=filled.email.split("@")[1]
+            )
+        out = self._stage("match_filled", filled)
+        self._unstage(base)
+        if "email_typo" in keys:
+            out = out.left_join(_typo_variants(out), "unique_id")
+        return out.select("unique_id", "cluster", *self._match_keys)
 
     def _matches_out(self, matches: ir.Table, group_label: ir.Table, ids: ir.Table) -> ir.Table:
         """``customer_matches``: every pair the matcher found, with both customers."""
@@ -992,9 +1040,26 @@ class Unifier:
 
 
 #: Blocking keys derived from another attribute.
-_MATCH_SOURCE = {"email_local": "email", "email_domain": "email"}
+_MATCH_SOURCE = {"email_local": "email", "email_domain": "email", "email_typo": "email"}
 _NULL_FLOAT = ibis.null("float64")
 _NULL_INT = ibis.null("int64")
+
+
+def _typo_variants(profiles: ir.Table) -> ir.Table:
+    """``unique_id, email_typo``: a profile's email with one character of its local part
+    deleted, each one in turn, and the email itself. Two emails one typo apart (a letter
+    dropped, added, changed, or two swapped) share one of these."""
+    has = profiles.filter(profiles.email_local.notnull() & profiles.email_domain.notnull())
+    spots = has.select(
+        "unique_id",
+        "email_local",
+        "email_domain",
+        at=ibis.range(0, has.email_local.length() + 1).unnest(),
+    )
+    local = spots.email_local
+    variant = local.substr(0, spots.at).concat(local.substr(spots.at + 1), "@", spots.email_domain)
+    variants = spots.select("unique_id", variant=variant)
+    return variants.group_by("unique_id").aggregate(email_typo=variants.variant.collect())
 
 
 def _payload(profiles: ir.Table | None, extra: tuple[str, ...] = ()) -> dict[str, ir.Value]:
