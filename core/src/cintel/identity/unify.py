@@ -43,12 +43,11 @@ store has them): ``customers``, ``customer_identifiers``, ``customer_records``,
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +60,7 @@ import structlog
 from cintel.errors import ConfigError
 from cintel.identity.config import GOLDEN_ATTRIBUTES, IdentityConfig
 from cintel.identity.matchers import MATCH_SCHEMA, Matcher
+from cintel.staging import Staging
 
 __all__ = ["OUTPUT_TABLES", "RUNS_TABLE", "Unifier", "UnifyResult", "customer_id_for"]
 
@@ -171,45 +171,23 @@ class Unifier:
         #: attributes the probabilistic stage reads beyond the golden ones
         wanted = {_MATCH_SOURCE.get(a, a) for a in self._match_keys} - set(ATTRIBUTES)
         self._extra: tuple[str, ...] = tuple(sorted(wanted)) if probabilistic.enabled else ()
-        self._transaction = transaction or nullcontext
+        self._staging = Staging(con, _STAGE, transaction=transaction)
         self._progress = progress or (lambda _phase: None)
         self.now = now or datetime.now(UTC)
         self.run_id = uuid.uuid4().hex[:16]
-        self._staged: list[str] = []
-        self._serial = 0
-        self._temp = True  # until the engine says it has no temporary tables
         self._started = time.perf_counter()
 
     # ------------------------------------------------------------------ helpers
     def _tables(self) -> set[str]:
-        return set(self.con.list_tables())
+        return self._staging.tables()
 
     def _stage(self, name: str, expr: ir.Table | pa.Table, *, output: bool = False) -> ir.Table:
-        """Materialize ``expr``: a temporary table where the engine has them (in memory,
-        never written to the store file), dropped at the end. ``output`` tables are real
-        ones, renamed into place when the run is saved."""
-        self._serial += 1
-        full = f"{_STAGE}out_{name}" if output else f"{_STAGE}{name}_{self._serial}"
-        if not output and self._temp:
-            try:
-                table = self.con.create_table(full, expr, temp=True)
-            except NotImplementedError:  # Spark: no temporary tables in ibis
-                self._temp = False
-        if output or not self._temp:
-            table = self.con.create_table(full, expr, overwrite=output)
-        self._staged.append(full)
-        return table
+        """Materialize ``expr`` (see :meth:`cintel.staging.Staging.stage`)."""
+        return self._staging.stage(name, expr, output=output)
 
     def _unstage(self, table: ir.Table) -> None:
         """Drop a staged table no longer needed (frees the memory of a temporary one)."""
-        name = table.get_name().rsplit(".", 1)[-1]  # a temporary one is temp.main.<name>
-        self.con.drop_table(name, force=True)
-        self._staged.remove(name)
-
-    def _drop_staged(self) -> None:
-        for name in self._staged:
-            self.con.drop_table(name, force=True)
-        self._staged.clear()
+        self._staging.unstage(table)
 
     def _priority(self, kind: ir.StringValue) -> ir.IntegerValue:
         rules = {k: r.priority for k, r in self.config.identifiers.items()}
@@ -293,7 +271,7 @@ class Unifier:
         try:
             self._run(result)
         finally:
-            self._drop_staged()
+            self._staging.drop_all()
         result.seconds = time.perf_counter() - start
         log.info("unify finished", **result.as_dict())
         return result
@@ -1019,24 +997,13 @@ class Unifier:
     def _swap(self, staged: dict[str, ir.Table], result: UnifyResult) -> None:
         """Replace the output tables by the staged ones, in one transaction where possible."""
         result.seconds = time.perf_counter() - self._started
-        runs = pa.table(
-            {
-                "run_id": [result.run_id],
-                "started_at": pa.array([result.started_at], pa.timestamp("us", tz="UTC")),
-                "summary": [json.dumps(result.as_dict())],
-            }
+        self._staging.swap(
+            staged,
+            runs_table=_RUNS,
+            run_id=result.run_id,
+            started_at=result.started_at,
+            summary=result.as_dict(),
         )
-        with self._transaction():
-            for name in staged:
-                staging = f"{_STAGE}out_{name}"
-                self.con.drop_table(name, force=True)
-                # names are ours (letters and _), and ALTER TABLE … RENAME TO is everywhere
-                self.con.raw_sql(f"ALTER TABLE {staging} RENAME TO {name}")
-                self._staged.remove(staging)
-            if _RUNS in self._tables():
-                self.con.insert(_RUNS, runs)
-            else:
-                self.con.create_table(_RUNS, runs)
 
 
 #: Blocking keys derived from another attribute.
