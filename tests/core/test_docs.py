@@ -49,7 +49,13 @@ def test_every_pipeline_config_field_has_a_description_and_a_row_in_config_md() 
         assert re.search(rf"\| `{leaf}` \|", text), f"{path} is not in docs/config.md"
 
 
-@pytest.mark.parametrize(("kind", "name"), [("sink", "duckdb"), ("connector", "files")])
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("sink", "duckdb"),
+        *[("connector", c) for c in ("files", "hubspot", "mailchimp", "segment", "typeform")],
+    ],
+)
 def test_builtin_plugin_config_fields_are_described_and_documented(kind: str, name: str) -> None:
     plugins = Plugins()
     cls = plugins.sink(name) if kind == "sink" else plugins.connector(name)

@@ -8,6 +8,7 @@ auth                        :class:`ApiKeyAuth`, :class:`BearerAuth`, :class:`Ba
                             :class:`OAuth2RefreshToken` with a :class:`SecretStore`
 paginators                  cursor, next URL, ``Link`` header, offset, page number, token
 :class:`HttpStream`         a paginated, incremental, resumable stream
+:class:`PartitionedStream`  one child stream per parent (members per list), state per parent
 ==========================  ===========================================================
 """
 
@@ -40,6 +41,7 @@ from cintel.http.paginate import (
     select,
     select_required,
 )
+from cintel.http.partition import Partition, PartitionedStream
 from cintel.http.ratelimit import RateLimiter
 from cintel.http.retry import RetryPolicy, parse_quota, parse_retry_after
 from cintel.http.stream import HttpStream, render
@@ -63,6 +65,8 @@ __all__ = [
     "PageNumberPaginator",
     "PageRequest",
     "Paginator",
+    "Partition",
+    "PartitionedStream",
     "PathNotFound",
     "QueryCapReached",
     "RateLimiter",
