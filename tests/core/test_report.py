@@ -14,6 +14,7 @@ import duckdb
 import ibis
 import pyarrow as pa
 import pytest
+from cintel.attribution.engine import CREDIT_SCHEMA, PATHS_SCHEMA, SUMMARY_SCHEMA
 from cintel.report import build_report, pipeline_report
 from cintel.report.page import render
 from cintel_duckdb.compat import patch
@@ -88,54 +89,6 @@ PATHS = [
 
 def _arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
-
-
-SUMMARY_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("goal", pa.string()),
-        ("model", pa.string()),
-        ("dimension", pa.string()),
-        ("key", pa.string()),
-        ("conversions", pa.float64()),
-        ("value", pa.float64()),
-        ("share", pa.float64()),
-        ("value_share", pa.float64()),
-        ("touchpoints", pa.int64()),
-    ]
-)
-PATHS_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("goal", pa.string()),
-        ("path", pa.string()),
-        ("length", pa.int64()),
-        ("journeys", pa.int64()),
-        ("conversions", pa.int64()),
-        ("value", pa.float64()),
-    ]
-)
-CREDIT_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("goal", pa.string()),
-        ("model", pa.string()),
-        ("conversion_id", pa.string()),
-        ("customer_id", pa.string()),
-        ("converted_at", pa.timestamp("us", tz="UTC")),
-        ("conversion_value", pa.float64()),
-        ("currency", pa.string()),
-        ("touchpoint_id", pa.string()),
-        ("touch_source", pa.string()),
-        ("touched_at", pa.timestamp("us", tz="UTC")),
-        ("position", pa.int64()),
-        ("journey_length", pa.int64()),
-        ("channel", pa.string()),
-        ("campaign", pa.string()),
-        ("credit", pa.float64()),
-        ("value_credit", pa.float64()),
-    ]
-)
 
 
 def attribution_tables(hostile: bool = False) -> dict[str, pa.Table]:

@@ -55,8 +55,11 @@ from cintel.errors import CintelError, ConfigError
 from cintel.staging import Staging
 
 __all__ = [
+    "CREDIT_SCHEMA",
     "OUTPUT_TABLES",
+    "PATHS_SCHEMA",
     "RUNS_TABLE",
+    "SUMMARY_SCHEMA",
     "AttributionError",
     "AttributionResult",
     "Attributor",
@@ -776,7 +779,8 @@ def _paths(goal: str, journeys: Journeys, run_id: str) -> pa.Table:
     )
 
 
-_CREDIT_SCHEMA = pa.schema(
+#: Columns of ``attribution_credit``.
+CREDIT_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
         ("goal", pa.string()),
@@ -797,7 +801,8 @@ _CREDIT_SCHEMA = pa.schema(
         ("value_credit", pa.float64()),
     ]
 )
-_SUMMARY_SCHEMA = pa.schema(
+#: Columns of ``attribution_summary``.
+SUMMARY_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
         ("goal", pa.string()),
@@ -811,7 +816,8 @@ _SUMMARY_SCHEMA = pa.schema(
         ("touchpoints", pa.int64()),
     ]
 )
-_PATHS_SCHEMA = pa.schema(
+#: Columns of ``attribution_paths``.
+PATHS_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
         ("goal", pa.string()),
@@ -825,15 +831,15 @@ _PATHS_SCHEMA = pa.schema(
 
 
 def _empty_credit() -> pa.Table:
-    return _CREDIT_SCHEMA.empty_table()
+    return CREDIT_SCHEMA.empty_table()
 
 
 def _empty_summary() -> pa.Table:
-    return _SUMMARY_SCHEMA.empty_table()
+    return SUMMARY_SCHEMA.empty_table()
 
 
 def _empty_paths() -> pa.Table:
-    return _PATHS_SCHEMA.empty_table()
+    return PATHS_SCHEMA.empty_table()
 
 
 def _empty_points() -> pa.Table:
