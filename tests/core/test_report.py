@@ -472,6 +472,12 @@ def test_report_with_identity_tables_only(tmp_path: Path) -> None:
         assert page.sections[key]["svg"] == 0
         assert "No attribution results" in page.section_text(key)
     assert page.sections["identity"]["svg"] == 1
+    # which sources customers were seen in, most common first (30 crm, 12 crm + web, ...)
+    text = page.section_text("identity")
+    combos = ["crm 30", "crm + web 12", "crm + email + web 5", "crm + email + survey + web 1"]
+    found = [text.find(c) for c in combos]
+    assert -1 not in found, text
+    assert found == sorted(found)
     assert report.summary().startswith("1 of 6 sections (no data for: Attribution")
 
 

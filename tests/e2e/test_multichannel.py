@@ -229,6 +229,7 @@ def test_report_shows_customers_stitched_across_sources(synced: Synced) -> None:
     identified = len(synced.scenario["people"])
     assert f'Multi-source</div><div class="v">{identified}</div>' in html
     assert "<title>4: 23 customers" in html  # crm + web + email + survey
+    assert "crm + email + survey + web</td>" in html  # the combination, named
 
 
 def test_a_second_sync_reads_nothing_new(synced: Synced) -> None:

@@ -47,6 +47,8 @@ TOP = 15
 LONG_JOURNEY = 10
 #: Example refused identifiers shown per reason.
 EXAMPLES = 3
+#: Source combinations listed in the identity section.
+COMBINATIONS = 10
 
 SUMMARY = "attribution_summary"
 PATHS = "attribution_paths"
@@ -424,6 +426,8 @@ class Identity:
     multi_source: int | None = None
     #: (number of sources, customers)
     by_sources: list[tuple[int, int]] = field(default_factory=list)
+    #: (the sources a customer was seen in, joined by " + "; customers), most first
+    by_combination: list[tuple[str, int]] = field(default_factory=list)
     merges: dict[str, int] = field(default_factory=dict)
     refusals: list[Refusal] = field(default_factory=list)
     #: (accepted, refused) pairs of the probabilistic stage, when it ran
@@ -450,6 +454,16 @@ def load_identity(store: Store) -> Identity:
             dist = _rows(customers.group_by(n).aggregate(customers=customers.count()))
             out.by_sources = sorted((int(_num(r["sources"])), int(r["customers"])) for r in dist)
             out.multi_source = sum(c for s, c in out.by_sources if s > 1)
+            combo = customers.channels.sort().join(" + ").fill_null("").name("sources")
+            top = (
+                customers.group_by(combo)
+                .aggregate(customers=customers.count())
+                .order_by([ibis.desc("customers"), "sources"])
+                .limit(COMBINATIONS)
+            )
+            out.by_combination = [
+                (str(r["sources"]) or "(none)", int(r["customers"])) for r in _rows(top)
+            ]
     if store.rows("customer_merges"):
         merges = store.table("customer_merges")
         for r in _rows(merges.group_by("kind").aggregate(n=merges.count())):

@@ -432,6 +432,17 @@ def _identity_section(ident: Identity) -> Body:
                 unit="customers",
             )
         )
+    if ident.by_combination:
+        parts.append("<h3>Sources customers were seen in</h3>")
+        parts.append(
+            _table(
+                [("Sources", ""), ("Customers", "num"), ("Share", "num")],
+                [
+                    [esc(combo), fmt_int(n), fmt_pct(n / ident.customers if ident.customers else 0)]
+                    for combo, n in ident.by_combination
+                ],
+            )
+        )
     parts.append("<h3>Merges and refusals</h3>")
     rows: list[list[str]] = []
     for kind in sorted(ident.merges, key=lambda k: (k not in _MERGE_KINDS, k)):
