@@ -250,19 +250,28 @@ class Attributor:
 
         self._progress("classifying touchpoints")
         points = self._touchpoints(present)
-        result.touchpoints = _count(points.count())
-        excluded = self.config.excluded_regex()
-        if excluded is not None:
-            out = points.event_type.lower().re_search(excluded).fill_null(False)
-            result.excluded_touchpoints = _count(points.filter(out).count())
-            points = points.filter(~out)
-        mapping = stage("channel_map", self._channel_map(points))
+        pattern = self.config.excluded_regex()
+        excluded = (
+            points.event_type.lower().re_search(pattern).fill_null(False)
+            if pattern is not None
+            else ibis.literal(False)
+        )
+        # the join of touchpoints and customers, materialized once for the counts and
+        # the classification below
+        points = stage("all_points", points.mutate(excluded=excluded))
+        counts = points.group_by("excluded").aggregate(n=points.count()).to_pyarrow()
+        by_flag = dict(zip(counts["excluded"].to_pylist(), counts["n"].to_pylist(), strict=True))
+        result.excluded_touchpoints = int(by_flag.get(True, 0))
+        result.touchpoints = result.excluded_touchpoints + int(by_flag.get(False, 0))
+        points = points.filter(~points.excluded).drop("excluded")
+        kept = result.touchpoints - result.excluded_touchpoints
+        mapping = stage("channel_map", self._channel_map(points, kept))
         points = stage("points", points.join(mapping, list(_TUPLE)))
 
         self._progress("sessionizing")
         touches, labelled = self._touches(points)
         touches = stage("touches", touches)
-        result.touches = _count(touches.filter(touches.customer_id.notnull()).count())
+        result.touches = _count(touches.count())  # touches are of customers only
         result.channels = sorted(
             str(r["channel"]) for r in touches.select("channel").distinct().to_pyarrow().to_pylist()
         )
@@ -271,7 +280,7 @@ class Attributor:
         conversions, unattributable = self._conversions(present, points)
         conversions = stage("conversions", conversions)
         result.unattributable_conversions = unattributable
-        rows = self._journeys(touches.filter(touches.customer_id.notnull()), conversions)
+        rows = self._journeys(touches, conversions)
         journeys = rows.order_by(["goal", "customer_id", "c_at", "conv_key", "position"])
         table = journeys.to_pyarrow()
 
@@ -338,20 +347,21 @@ class Attributor:
             url_host=t.url.lower().re_extract(_HOST_SQL, 1).fill_null(""),
         )
 
-    def _own_hosts(self, points: ir.Table) -> list[str]:
+    def _own_hosts(self, points: ir.Table, total: int) -> list[str]:
+        """The configured own domains, or the hosts of ``_OWN_HOST_SHARE`` or more of the
+        ``total`` touchpoints' URLs."""
         configured = self.config.channels.own_domains
         if configured is not None:
             return configured
         hosts = points.filter(points.url_host != "")
-        total = _count(points.count())
         counted = hosts.group_by("url_host").aggregate(n=hosts.count())
         common = counted.filter(counted.n >= max(1, total * _OWN_HOST_SHARE))
         return sorted(str(r["url_host"]) for r in common.to_pyarrow().to_pylist())
 
-    def _channel_map(self, points: ir.Table) -> pa.Table:
+    def _channel_map(self, points: ir.Table, total: int) -> pa.Table:
         """The channel of every distinct tuple, and whether it *brings* a channel."""
         tuples = points.select(*_TUPLE).distinct().to_pyarrow()
-        own = self._own_hosts(points)
+        own = self._own_hosts(points, total)
         hosts = referrer_host(tuples["ref_host"], own_hosts=own)
         channel = classify(
             self.rules,
