@@ -44,10 +44,27 @@ __all__ = [
     "RecordBatch",
     "Stream",
     "WriteDisposition",
+    "json_type",
 ]
 
 WriteDisposition = Literal["append", "merge", "replace"]
 Record = dict[str, Any]
+
+
+def json_type(value: Any) -> str:
+    """The JSON type name of a parsed value (``null``, ``boolean``, ``number``, ``string``,
+    ``array``; other Python types by name), for messages about malformed input."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return type(value).__name__
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ import orjson
 import structlog
 from cintel import BadRecord, CursorTracker, RecordBatch, SourceError, Stream
 from cintel.mapping import map_records
+from cintel.source import json_type
 
 from cintel_files.config import FileFormat, FileStreamConfig, resolve_pattern
 
@@ -111,26 +112,12 @@ def fingerprint(path: str, size: int) -> str:
     return hashlib.blake2b(head + tail, digest_size=8).hexdigest()
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return type(value).__name__
-
-
 def _schema_type(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return "integer"
     if isinstance(value, dict):
         return "object"
-    return _json_type(value)
+    return json_type(value)
 
 
 class _LineFeed:
@@ -583,8 +570,7 @@ class _Run:
                         self.bad.append(
                             BadRecord(
                                 text,
-                                f"expected a JSON object at {rel}:{lineno}, "
-                                f"got {_json_type(value)}",
+                                f"expected a JSON object at {rel}:{lineno}, got {json_type(value)}",
                             )
                         )
                 count += 1

@@ -31,6 +31,7 @@ import orjson
 import structlog
 from cintel import BadRecord, RecordBatch, SourceError, Stream
 from cintel.logs import redact
+from cintel.source import json_type
 
 from cintel_segment.config import SegmentConfig, display_url
 from cintel_segment.mapping import SegmentMapper
@@ -42,20 +43,6 @@ log = structlog.get_logger(__name__)
 
 Record = dict[str, Any]
 _BAD: Any = object()  # a line already sent to the dead letters
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return type(value).__name__
 
 
 class EventsStream(Stream):
@@ -412,8 +399,7 @@ class _Run:
                     self.bad.append(
                         BadRecord(
                             text,
-                            f"expected a JSON object at {rel}:{lineno + 1}, "
-                            f"got {_json_type(value)}",
+                            f"expected a JSON object at {rel}:{lineno + 1}, got {json_type(value)}",
                         )
                     )
                 offset += len(raw)
