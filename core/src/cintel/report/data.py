@@ -16,6 +16,10 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from cintel.attribution.engine import RUNS_TABLE as ATTRIBUTION_RUNS
+from cintel.attribution.models import BUILTIN_MODELS
+from cintel.identity.unify import RUNS_TABLE as UNIFY_RUNS
+
 __all__ = [
     "MODEL_ORDER",
     "Attribution",
@@ -30,16 +34,7 @@ __all__ = [
 ]
 
 #: Models in display order; any others follow, by name.
-MODEL_ORDER = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "time_decay",
-    "position_based",
-    "markov",
-    "shapley",
-)
+MODEL_ORDER = tuple(BUILTIN_MODELS)
 #: The model the channel share and the campaigns are shown for, when present.
 PREFERRED_MODEL = "markov"
 TOP = 15
@@ -53,8 +48,6 @@ COMBINATIONS = 10
 SUMMARY = "attribution_summary"
 PATHS = "attribution_paths"
 CREDIT = "attribution_credit"
-ATTRIBUTION_RUNS = "_cintel_attribution_runs"
-UNIFY_RUNS = "_cintel_unify_runs"
 
 
 def order_models(models: Sequence[str]) -> list[str]:
